@@ -1,0 +1,8 @@
+"""Wires the suite's plugins; the one place they are registered."""
+
+pytest_plugins = [
+    "fixtures.target",
+    "fixtures.http",
+    "fixtures.webhooks",
+    "remedies.plugin",
+]
