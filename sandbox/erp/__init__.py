@@ -1,0 +1,1 @@
+"""The sandbox's TSH ERP application (FastAPI)."""

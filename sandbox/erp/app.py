@@ -1,0 +1,63 @@
+"""The sandbox's TSH ERP app: ``uvicorn sandbox.erp.app:create_app --factory``.
+
+It serves the real route shapes (CATALOG 3.2, 3.3) and finds its sandbox
+through ``$TSH_SANDBOX_STATE``; ``$WEBHOOK_API_KEY``, when set, is required on
+every webhook.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from . import admin, webhooks
+from .entities import WEBHOOK_ROUTES
+from .runtime import AppRuntime
+
+VERSION = "1.0.0"
+HEALTH_MESSAGE = "نظام TSH ERP يعمل بشكل طبيعي"  # "TSH ERP is running normally"
+
+
+def create_app() -> FastAPI:
+    """Build the app for the sandbox named by ``$TSH_SANDBOX_STATE``."""
+    runtime = AppRuntime.from_environment()
+    app = FastAPI(title="TSH ERP Ecosystem", version=VERSION, description="TSH ERP (sandbox)")
+    app.state.runtime = runtime
+
+    @app.get("/", tags=["System"])
+    async def root() -> dict[str, str]:
+        return {"message": "TSH ERP Ecosystem API", "version": VERSION, "docs": "/docs"}
+
+    @app.get("/health", tags=["System"])
+    async def health() -> JSONResponse:
+        """Liveness only: never touches the database."""
+        body = {
+            "status": "healthy",
+            "message": HEALTH_MESSAGE,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "version": VERSION,
+        }
+        return JSONResponse(body, headers={"Cache-Control": "max-age=5"})
+
+    app.include_router(webhooks.router)
+    app.include_router(admin.router)
+    app.add_exception_handler(Exception, _internal_error)
+    # Regenerated on every request, so webhook-missing takes its route out at once.
+    app.openapi = lambda: _openapi_without_missing_routes(app, runtime)
+    return app
+
+
+async def _internal_error(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+
+def _openapi_without_missing_routes(app: FastAPI, runtime: AppRuntime) -> dict[str, Any]:
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for name in runtime.faults.arguments_of("webhook-missing"):
+        if name in WEBHOOK_ROUTES:
+            schema["paths"].pop(WEBHOOK_ROUTES[name].path, None)
+    return schema

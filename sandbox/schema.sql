@@ -1,0 +1,183 @@
+-- TSH ERP sandbox schema: the real TDS tables (CATALOG 3.5), the ERP tables the
+-- sync handlers upsert into, and a deterministic data set.
+
+CREATE TYPE tds_event_status AS ENUM
+    ('pending', 'processing', 'completed', 'failed', 'retry', 'dead_letter');
+CREATE TYPE tds_entity_type AS ENUM
+    ('product', 'stock_adjustment', 'customer', 'VENDOR', 'SUPPLIER', 'invoice', 'order',
+     'PAYMENT', 'USER', 'price_list', 'bill', 'credit_note', 'branch');
+CREATE TYPE tds_source_type AS ENUM ('zoho', 'manual', 'system');
+CREATE TYPE tds_operation_type AS ENUM ('create', 'update', 'delete', 'upsert');
+
+CREATE TABLE tds_inbox_events (
+    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    source_type        tds_source_type NOT NULL,
+    entity_type        tds_entity_type NOT NULL,
+    source_entity_id   text NOT NULL,
+    raw_payload        jsonb NOT NULL,
+    idempotency_key    text,
+    content_hash       text,
+    webhook_headers    jsonb,
+    signature_verified boolean NOT NULL DEFAULT false,
+    ip_address         text,
+    received_at        timestamptz NOT NULL DEFAULT now(),
+    processed_at       timestamptz,
+    is_valid           boolean NOT NULL DEFAULT true,
+    validation_errors  jsonb,
+    moved_to_queue     boolean NOT NULL DEFAULT false
+);
+CREATE INDEX ix_tds_inbox_events_idempotency ON tds_inbox_events (idempotency_key, received_at);
+
+CREATE TABLE tds_sync_runs (
+    id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    run_type      text NOT NULL,
+    entity_type   tds_entity_type,
+    status        text NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    completed_at  timestamptz,
+    total_records integer NOT NULL DEFAULT 0,
+    processed     integer NOT NULL DEFAULT 0,
+    failed        integer NOT NULL DEFAULT 0
+);
+
+CREATE TABLE tds_sync_queue (
+    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    inbox_event_id     uuid REFERENCES tds_inbox_events (id),
+    sync_run_id        uuid REFERENCES tds_sync_runs (id),
+    entity_type        tds_entity_type NOT NULL,
+    source_entity_id   text NOT NULL,
+    operation_type     tds_operation_type NOT NULL,
+    validated_payload  jsonb NOT NULL,
+    status             tds_event_status NOT NULL DEFAULT 'pending',
+    priority           integer NOT NULL DEFAULT 5 CHECK (priority BETWEEN 1 AND 10),
+    attempt_count      integer NOT NULL DEFAULT 0,
+    max_retry_attempts integer NOT NULL DEFAULT 3,
+    next_retry_at      timestamptz,
+    locked_by          text,
+    lock_expires_at    timestamptz,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    started_at         timestamptz,
+    completed_at       timestamptz,
+    target_entity_id   text,
+    processing_result  jsonb,
+    error_message      text,
+    error_code         text
+);
+CREATE INDEX ix_tds_sync_queue_claim ON tds_sync_queue (status, next_retry_at, priority, created_at);
+CREATE INDEX ix_tds_sync_queue_inbox_event ON tds_sync_queue (inbox_event_id);
+
+CREATE TABLE tds_dead_letter_queue (
+    id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    sync_queue_id      uuid REFERENCES tds_sync_queue (id),
+    entity_type        tds_entity_type NOT NULL,
+    source_entity_id   text NOT NULL,
+    failure_reason     text NOT NULL,
+    error_code         text,
+    total_attempts     integer NOT NULL,
+    last_error_message text,
+    last_payload       jsonb,
+    resolved           boolean NOT NULL DEFAULT false,
+    resolved_at        timestamptz,
+    resolved_by        text,
+    resolution_notes   text,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    priority           integer
+);
+
+CREATE TABLE customers (
+    id              serial PRIMARY KEY,
+    zoho_contact_id text UNIQUE,
+    name            text NOT NULL,
+    email           text,
+    phone           text,
+    is_active       boolean NOT NULL DEFAULT true,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE products (
+    id            serial PRIMARY KEY,
+    zoho_item_id  text UNIQUE,
+    name          text NOT NULL,
+    sku           text,
+    price         numeric(12, 2),
+    stock_on_hand integer NOT NULL DEFAULT 0,
+    is_active     boolean NOT NULL DEFAULT true,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE invoices (
+    id              serial PRIMARY KEY,
+    zoho_invoice_id text UNIQUE,
+    invoice_number  text NOT NULL,
+    customer_id     integer REFERENCES customers (id),
+    total           numeric(12, 2) NOT NULL,
+    status          text NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE sales_orders (
+    id                 serial PRIMARY KEY,
+    order_number       text UNIQUE NOT NULL,
+    zoho_salesorder_id text,
+    customer_id        integer REFERENCES customers (id),
+    total              numeric(12, 2) NOT NULL,
+    status             text NOT NULL,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE alembic_version (
+    version_num varchar(32) PRIMARY KEY
+);
+
+-- Deterministic seed: the same rows, ids and timestamps on every start.
+
+INSERT INTO alembic_version (version_num) VALUES ('a1b2c3d4e5f6');
+
+INSERT INTO customers (zoho_contact_id, name, email, phone, is_active, created_at, updated_at)
+SELECT (4600000000000 + i)::text,
+       'Customer ' || lpad(i::text, 3, '0'),
+       'customer' || lpad(i::text, 3, '0') || '@example.com',
+       '+964770' || lpad(i::text, 7, '0'),
+       true,
+       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i),
+       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i)
+FROM generate_series(1, 50) AS i
+ORDER BY i;
+
+INSERT INTO products (zoho_item_id, name, sku, price, stock_on_hand, is_active, created_at, updated_at)
+SELECT (4700000000000 + i)::text,
+       'Product ' || lpad(i::text, 3, '0'),
+       'SKU-' || lpad(i::text, 4, '0'),
+       round(i * 7.25, 2),
+       (i * 13) % 200,
+       true,
+       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i),
+       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i)
+FROM generate_series(1, 80) AS i
+ORDER BY i;
+
+INSERT INTO invoices (zoho_invoice_id, invoice_number, customer_id, total, status, created_at, updated_at)
+SELECT (4800000000000 + i)::text,
+       'INV-' || lpad(i::text, 6, '0'),
+       (i - 1) % 50 + 1,
+       round(i * 41.5, 2),
+       (ARRAY['paid', 'sent', 'overdue'])[i % 3 + 1],
+       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i),
+       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i)
+FROM generate_series(1, 30) AS i
+ORDER BY i;
+
+INSERT INTO sales_orders (order_number, zoho_salesorder_id, customer_id, total, status, created_at, updated_at)
+SELECT 'SO-' || lpad(i::text, 5, '0'),
+       (4900000000000 + i)::text,
+       (i * 3 - 1) % 50 + 1,
+       round(i * 63.75, 2),
+       (ARRAY['confirmed', 'fulfilled'])[i % 2 + 1],
+       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i),
+       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i)
+FROM generate_series(1, 20) AS i
+ORDER BY i;

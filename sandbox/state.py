@@ -1,0 +1,152 @@
+"""Files a sandbox keeps in its home: state.json, secrets.json and their layout.
+
+The controller writes them; the app and the worker read them to find the
+database and the fault store. Secrets live apart from the state, in a file only
+the owner can read, so the state can be shown and shared freely.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from .errors import SandboxError
+from .processes import ProcessRecord
+
+DATABASE_NAME = "tsh_erp"
+DATABASE_ROLE = "tsh_app"
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class HomeLayout:
+    """Where everything lives inside a sandbox home."""
+
+    home: Path
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / "state.json"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.home / "secrets.json"
+
+    @property
+    def faults_file(self) -> Path:
+        return self.home / "faults.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.home / "sandbox.lock"
+
+    @property
+    def worker_ready_file(self) -> Path:
+        """Written by the worker (its pid) once its first poll has completed."""
+        return self.home / "worker.ready"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def log_file(self, service: str) -> Path:
+        return self.logs_dir / f"{service}.log"
+
+
+@dataclass
+class SandboxState:
+    """Ports and processes of one sandbox, as stored in state.json."""
+
+    home: Path
+    pg_data: Path
+    postgres_port: int
+    app_port: int
+    processes: dict[str, ProcessRecord | None] = field(default_factory=dict)
+
+    @property
+    def layout(self) -> HomeLayout:
+        return HomeLayout(self.home)
+
+    def save(self, path: Path) -> None:
+        write_json_atomic(
+            path,
+            {
+                "home": str(self.home),
+                "pg_data": str(self.pg_data),
+                "ports": {"postgres": self.postgres_port, "app": self.app_port},
+                "processes": {
+                    name: None if record is None else record.to_json() for name, record in self.processes.items()
+                },
+            },
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> SandboxState:
+        data = read_json(path, what="sandbox state file")
+        try:
+            return cls(
+                home=Path(data["home"]),
+                pg_data=Path(data["pg_data"]),
+                postgres_port=int(data["ports"]["postgres"]),
+                app_port=int(data["ports"]["app"]),
+                processes={
+                    name: None if record is None else ProcessRecord.from_json(record)
+                    for name, record in data["processes"].items()
+                },
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise SandboxError(f"sandbox state file {path} is malformed ({error!r})") from None
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The database password and optional webhook key; never printed."""
+
+    db_password: str = field(repr=False)
+    webhook_key: str | None = field(default=None, repr=False)
+
+    def save(self, path: Path) -> None:
+        write_json_atomic(path, {"db_password": self.db_password, "webhook_key": self.webhook_key}, mode=0o600)
+
+    @classmethod
+    def load(cls, path: Path) -> Secrets:
+        data = read_json(path, what="sandbox secrets file")
+        try:
+            return cls(db_password=str(data["db_password"]), webhook_key=data.get("webhook_key"))
+        except (KeyError, AttributeError):
+            raise SandboxError(f"sandbox secrets file {path} is malformed") from None
+
+
+def database_url(port: int, password: str, database: str = DATABASE_NAME) -> str:
+    """The libpq URL of the sandbox database for the single role tsh_app."""
+    return f"postgresql://{DATABASE_ROLE}:{quote(password, safe='')}@{LOOPBACK}:{port}/{database}"
+
+
+def read_json(path: Path, *, what: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SandboxError(f"no {what} at {path}") from None
+    except (OSError, ValueError) as error:
+        raise SandboxError(f"cannot read {what} {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise SandboxError(f"{what} {path} does not hold a JSON object")
+    return data
+
+
+def write_json_atomic(path: Path, data: object, *, mode: int = 0o644) -> None:
+    """Replace ``path`` in one step, so readers see the old or the new content."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(handle, mode)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
