@@ -1,0 +1,281 @@
+"""Executors for recipe steps: one small function per action type.
+
+Every executor returns a :class:`StepResult`; none takes a shell string. Service
+and command steps build an argv list and run it locally with ``subprocess`` or,
+for a remote host, through testinfra, which quotes each argument. Every detail
+passes through the caller's redactor before it leaves this module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+import testinfra
+
+from fixtures.inventory import CommandTemplate, Inventory, ServiceBinding
+from remedies.catalog import (
+    CommandStep,
+    HttpStep,
+    ManualStep,
+    ServiceStep,
+    SqlStatement,
+    SqlStep,
+    Step,
+    render,
+    unfilled_placeholders,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SERVICE_TIMEOUT_SECONDS = 60.0
+LOCAL_HOST = "local://"
+SANDBOX_STATE_VARIABLE = "TSH_SANDBOX_STATE"
+_SAFE_ARGUMENT = re.compile(r"[A-Za-z0-9_.:/-]+")
+_EXCERPT_CHARS = 400
+_SHOWN_ROWS = 20
+
+
+class ActionError(Exception):
+    """A step that cannot be run as written; the message says why."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The outcome of one step: ``ok``, ``failed`` or ``skipped``, with plain-text evidence."""
+
+    status: Literal["ok", "failed", "skipped"]
+    detail: str
+    rows: int | None = None
+    duration_seconds: float = 0.0
+
+
+def run_step(step: Step, inventory: Inventory, redact: Callable[[str], str]) -> StepResult:
+    """Run one rendered step against the target; never raises for a failure of the step."""
+    started = time.monotonic()
+    try:
+        result = _dispatch(step, inventory)
+    except ActionError as error:
+        result = StepResult("failed", str(error))
+    except (OSError, subprocess.SubprocessError, httpx.HTTPError, psycopg.Error) as error:
+        result = StepResult("failed", f"{type(error).__name__}: {error}")
+    return replace(result, detail=redact(result.detail), duration_seconds=time.monotonic() - started)
+
+
+def why_not_runnable(step: Step, inventory: Inventory) -> str | None:
+    """Why this target cannot run the step at all (None when it can)."""
+    if isinstance(step, ServiceStep) and step.service not in inventory.services:
+        return _undeclared("service", step.service, inventory.services, inventory)
+    if isinstance(step, CommandStep) and step.command not in inventory.commands:
+        return _undeclared("command", step.command, inventory.commands, inventory)
+    if isinstance(step, SqlStep) and not step.sql.read_only and inventory.database.read_only:
+        return f"the database of target {inventory.name} is read-only (database.read_only = true)"
+    return None
+
+
+def _undeclared(what: str, name: str, declared: Mapping[str, object], inventory: Inventory) -> str:
+    return f"target {inventory.name} declares no {what} {name!r} (declared: {', '.join(sorted(declared)) or 'none'})"
+
+
+def _dispatch(step: Step, inventory: Inventory) -> StepResult:
+    if isinstance(step, ManualStep):
+        return StepResult("skipped", f"manual: {step.text}")
+    reason = why_not_runnable(step, inventory)
+    if reason:
+        raise ActionError(reason)
+    unfilled = unfilled_placeholders(step.model_dump())
+    if unfilled:
+        names = ", ".join(f"{{{name}}}" for name in sorted(unfilled))
+        raise ActionError(f"no value for {names} in the failed test's parameters")
+    match step:
+        case SqlStep():
+            return run_sql(step, inventory)
+        case HttpStep():
+            return run_http(step, inventory)
+        case ServiceStep():
+            return run_service(step, inventory)
+        case CommandStep():
+            return run_command(step, inventory)
+
+
+# --- sql --------------------------------------------------------------------------------
+
+
+class _Cursor(Protocol):
+    rowcount: int
+    description: Sequence[Any] | None
+
+    def execute(self, query: Any, params: Mapping[str, Any]) -> Any: ...
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]: ...
+    def __enter__(self) -> _Cursor: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class Connection(Protocol):
+    """The part of a psycopg connection a statement needs."""
+
+    read_only: bool | None
+
+    def cursor(self) -> _Cursor: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+def row_limit(statement: SqlStatement, inventory: Inventory) -> int:
+    """The most rows a statement may change (mutating) or return (read-only) on this target."""
+    if statement.max_rows is None:
+        return inventory.healing.max_rows
+    return min(statement.max_rows, inventory.healing.max_rows)
+
+
+def run_sql(step: SqlStep, inventory: Inventory) -> StepResult:
+    """Run a library statement with the target's connect and statement timeouts."""
+    database = inventory.database
+    with psycopg.connect(
+        database.url.get_secret_value(),
+        connect_timeout=database.connect_timeout_seconds,
+        options=f"-c statement_timeout={database.statement_timeout_ms}",
+    ) as connection:
+        return run_statement(connection, step.sql, step.params, row_limit(step.sql, inventory))
+
+
+def run_statement(
+    connection: Connection, statement: SqlStatement, params: Mapping[str, Any], max_rows: int
+) -> StepResult:
+    """Run one statement in its own transaction.
+
+    A read-only statement runs in a read-only transaction and reports up to
+    ``max_rows`` of its rows.
+    A mutating one is committed only when it changed at most ``max_rows`` rows;
+    otherwise it is rolled back and the step fails.
+    """
+    connection.read_only = statement.read_only
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, params)
+        if statement.read_only:
+            rows = cursor.fetchmany(max_rows)
+            connection.rollback()
+            columns = [column[0] for column in cursor.description or ()]
+            return StepResult("ok", f"{statement.name}: {_format_rows(columns, rows)}", rows=len(rows))
+        changed = cursor.rowcount
+        if changed > max_rows:
+            connection.rollback()
+            return StepResult(
+                "failed",
+                f"{statement.name} would change {changed} rows, more than the limit of {max_rows}; rolled back",
+                rows=changed,
+            )
+        connection.commit()
+        return StepResult("ok", f"{statement.name} changed {changed} rows (limit {max_rows})", rows=changed)
+
+
+def _format_rows(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    if not rows:
+        return "no rows"
+    shown = "; ".join(
+        ", ".join(f"{name}={value}" for name, value in zip(columns, row, strict=True)) for row in rows[:_SHOWN_ROWS]
+    )
+    more = f"; ... {len(rows) - _SHOWN_ROWS} more" if len(rows) > _SHOWN_ROWS else ""
+    return f"{len(rows)} rows: {shown}{more}"
+
+
+# --- http -------------------------------------------------------------------------------
+
+
+def run_http(step: HttpStep, inventory: Inventory) -> StepResult:
+    """Send the step's request to ``http.base_url`` with the target's timeout."""
+    settings = inventory.http
+    with httpx.Client(
+        base_url=settings.base_url, timeout=settings.timeout_seconds, verify=settings.verify_tls
+    ) as client:
+        response = client.request(step.method, step.path, json=step.body)
+    excerpt = response.text[:_EXCERPT_CHARS].strip()
+    status = "ok" if response.is_success else "failed"
+    return StepResult(status, f"{step.method} {step.path} answered {response.status_code}: {excerpt}")
+
+
+# --- service and command ----------------------------------------------------------------
+
+
+def service_argv(operation: str, binding: ServiceBinding) -> list[str]:
+    """The argv that applies ``operation`` to a service through its binding."""
+    match binding.binding:
+        case "sandbox":
+            state = os.environ.get(SANDBOX_STATE_VARIABLE)
+            if not state:
+                raise ActionError(f"${SANDBOX_STATE_VARIABLE} is not set, so the sandbox cannot be reached")
+            return [sys.executable, "-m", "sandbox", "service", operation, binding.name, "--state", state]
+        case "systemd":
+            return ["systemctl", operation, binding.name]
+        case "docker":
+            return ["docker", operation, binding.name]
+        case "compose":
+            if not binding.project:
+                raise ActionError(f"service {binding.name!r} uses the compose binding but names no project")
+            return ["docker", "compose", "-p", binding.project, operation, binding.name]
+
+
+def run_service(step: ServiceStep, inventory: Inventory) -> StepResult:
+    """Start, restart or stop a service of the target (the sandbox always runs locally)."""
+    binding = inventory.services[step.service]
+    host = LOCAL_HOST if binding.binding == "sandbox" else binding.host
+    return run_argv(service_argv(step.operation, binding), host, SERVICE_TIMEOUT_SECONDS)
+
+
+def command_argv(name: str, template: CommandTemplate, args: Mapping[str, str]) -> list[str]:
+    """Fill a command template's ``{param}`` placeholders with validated argument values."""
+    needed = unfilled_placeholders(template.argv)
+    unused = sorted(set(args) - needed)
+    missing = sorted(needed - set(args))
+    if unused or missing:
+        problem = f"argument {unused[0]!r} is not used" if unused else f"argument {missing[0]!r} is missing"
+        raise ActionError(f"command {name!r}: {problem} (its placeholders: {', '.join(sorted(needed)) or 'none'})")
+    for key, value in args.items():
+        if not _SAFE_ARGUMENT.fullmatch(value) or value.startswith("-"):
+            raise ActionError(
+                f"command {name!r}: argument {key}={value!r} is not allowed "
+                "(allowed: letters, digits and _ . : / -, not starting with -)"
+            )
+    return [render(part, args) for part in template.argv]
+
+
+def run_command(step: CommandStep, inventory: Inventory) -> StepResult:
+    """Run a command template declared in the target inventory."""
+    template = inventory.commands[step.command]
+    return run_argv(command_argv(step.command, template, step.args), template.host, template.timeout_seconds)
+
+
+def is_local_host(host: str) -> bool:
+    """Whether a testinfra connection string names this machine (``local://``)."""
+    return urlsplit(host).scheme == "local"
+
+
+def run_argv(argv: list[str], host: str, timeout_seconds: float) -> StepResult:
+    """Run an argv list on ``host`` (``local://`` or a testinfra connection string)."""
+    is_local = is_local_host(host)
+    if is_local:
+        completed = subprocess.run(
+            argv, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout_seconds,
+            stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+        exit_status, output = completed.returncode, completed.stdout + completed.stderr
+    else:
+        # testinfra gives no time limit for a remote command, so the remote
+        # coreutils `timeout` bounds it; every argument is shell-quoted.
+        bounded = ["timeout", str(round(timeout_seconds)), *argv]
+        remote = testinfra.get_host(host).run(" ".join(["%s"] * len(bounded)), *bounded)
+        exit_status, output = remote.rc, remote.stdout + remote.stderr
+    where = "" if is_local else f" on {host}"
+    status = "ok" if exit_status == 0 else "failed"
+    excerpt = output.strip()[-_EXCERPT_CHARS:]
+    return StepResult(status, f"{shlex.join(argv)}{where} exited {exit_status}: {excerpt or '(no output)'}")

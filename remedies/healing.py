@@ -1,0 +1,258 @@
+"""The healing engine: plan the steps of the chosen recipes, then run what is allowed.
+
+Decisions, in order: a destructive step is ``never`` run (only printed); a
+manual step is ``manual``; a recipe applied successfully to the same target
+with the same parameters within ``healing.cooldown_minutes`` is in
+``cooldown``; a step the target cannot run (undeclared service or command, a
+mutating statement on a read-only database) is ``healing_disabled``; a guarded
+step needs approval (``--heal-approve RECIPE`` or ``healing.approve``); a safe
+step runs unless ``healing.auto_run = "none"`` and the recipe is not approved.
+
+Only one heal per target runs at a time (a file lock), and every step run or
+refused is appended to the ledger. A dry run runs nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import filelock
+
+from fixtures.inventory import Inventory
+from remedies.actions import StepResult, is_local_host, row_limit, run_step, why_not_runnable
+from remedies.catalog import CommandStep, HttpStep, ManualStep, Recipe, ServiceStep, SqlStep, Step, is_diagnostic
+from remedies.ledger import Ledger, LedgerEntry
+
+Decision = Literal["run", "needs_approval", "never", "manual", "cooldown", "healing_disabled"]
+APPROVED_BY_FLAG = "--heal-approve"
+APPROVED_BY_POLICY = "inventory policy"
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class HealingLocked(Exception):
+    """Another heal of the same target holds the lock; the message is one line."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedStep:
+    """One step of the plan, rendered with the failure's parameters, and what will happen to it."""
+
+    recipe_id: str
+    step_index: int
+    action: str
+    risk: str
+    description: str
+    decision: Decision
+    reason: str
+    params: Mapping[str, Any]
+    approver: str | None
+    diagnostic: bool
+    step: Step
+
+
+def recipe_params(inventory: Inventory, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The values recipe text can use: the failed test's parameters plus target facts.
+
+    Adds ``target`` and ``base_url``, and ``tds_entity`` (the TDS entity type)
+    when ``entity`` names one of the target's webhook routes. The test's own
+    parameters win over these.
+    """
+    facts: dict[str, Any] = {"target": inventory.name, "base_url": inventory.http.base_url}
+    route = next((r for r in inventory.webhooks.routes if r.name == params.get("entity")), None)
+    if route is not None:
+        facts["tds_entity"] = route.tds_entity
+    return {**facts, **params}
+
+
+def describe(step: Step, inventory: Inventory) -> str:
+    """The exact, one-line description of a rendered step on this target."""
+    match step:
+        case ServiceStep():
+            binding = inventory.services.get(step.service)
+            if binding is None:
+                return f"service {step.operation} {step.service}"
+            where = "" if binding.binding == "sandbox" or is_local_host(binding.host) else f" on {binding.host}"
+            return f"service {step.operation} {step.service} ({binding.binding} binding{where})"
+        case SqlStep():
+            shown = [f"{name}={value}" for name, value in step.params.items()]
+            limit = "read-only" if step.sql.read_only else f"max {row_limit(step.sql, inventory)} rows"
+            return f"sql {step.sql.name} ({', '.join([*shown, limit])})"
+        case HttpStep():
+            body = f" json {json.dumps(step.body, sort_keys=True)}" if step.body is not None else ""
+            return f"http {step.method} {step.path}{body}"
+        case CommandStep():
+            shown = ", ".join(f"{name}={value}" for name, value in step.args.items())
+            return f"command {step.command}" + (f" ({shown})" if shown else "")
+        case ManualStep():
+            return f"manual: {step.text}"
+
+
+class Healer:
+    """Plans and runs the healing steps of one target."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        approvals: set[str],
+        dry_run: bool,
+        reports_dir: Path,
+        redact: Callable[[str], str],
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._inventory = inventory
+        self._approvals = approvals
+        self._dry_run = dry_run
+        self._directory = reports_dir / "healing"
+        self._redact = redact
+        self._now = now
+        self._ledger = Ledger(self._directory, redact)
+
+    @property
+    def ledger_path(self) -> Path:
+        return self._ledger.path
+
+    def plan(self, selected: list[tuple[Recipe, dict]]) -> list[PlannedStep]:
+        """One entry per step of each (recipe, failure parameters); identical rendered steps once."""
+        planned: list[PlannedStep] = []
+        seen: set[str] = set()
+        for recipe, params in selected:
+            cooldown = self._cooldown_reason(recipe, params)
+            context = recipe_params(self._inventory, params)
+            for index, template in enumerate(recipe.steps):
+                step = template.rendered(context)
+                identity = f"{step.action}:{step.model_dump_json()}"
+                if identity in seen:
+                    continue
+                seen.add(identity)
+                decision, reason, approver = self._decide(recipe, step, cooldown)
+                planned.append(
+                    PlannedStep(
+                        recipe_id=recipe.id,
+                        step_index=index,
+                        action=step.action,
+                        risk=step.risk,
+                        description=self._redact(describe(step, self._inventory)),
+                        decision=decision,
+                        reason=self._redact(reason),
+                        params=dict(params),
+                        approver=approver,
+                        diagnostic=is_diagnostic(step),
+                        step=step,
+                    )
+                )
+        return planned
+
+    def execute(self, plan: list[PlannedStep]) -> list[tuple[PlannedStep, StepResult]]:
+        """Run the steps decided ``run``, in order, and record each run or refused step.
+
+        A failing diagnostic step is recorded and the recipe goes on; after a
+        failing fix step the rest of that recipe (for those parameters) is skipped.
+        Raises :class:`HealingLocked` when another heal of the target is running.
+        """
+        if self._dry_run:
+            return [(planned, StepResult("skipped", "dry run")) for planned in plan]
+        results: list[tuple[PlannedStep, StepResult]] = []
+        failed_fixes: set[tuple[str, str]] = set()
+        with self._lock():
+            for planned in plan:
+                key = (planned.recipe_id, json.dumps(planned.params, sort_keys=True, default=str))
+                if planned.decision != "run":
+                    result = StepResult("skipped", planned.reason)
+                elif key in failed_fixes:
+                    result = StepResult("skipped", f"not run: an earlier step of {planned.recipe_id} failed")
+                else:
+                    result = run_step(planned.step, self._inventory, self._redact)
+                if result.status == "failed" and not planned.diagnostic:
+                    failed_fixes.add(key)
+                if planned.decision != "manual":
+                    self._ledger.append(self._entry(planned, result))
+                results.append((planned, result))
+        return results
+
+    def _decide(self, recipe: Recipe, step: Step, cooldown: str | None) -> tuple[Decision, str, str | None]:
+        if step.risk == "destructive":
+            return "never", "destructive steps are never run, only printed", None
+        if isinstance(step, ManualStep):
+            return "manual", "instructions for a human", None
+        if cooldown:
+            return "cooldown", cooldown, None
+        unsupported = why_not_runnable(step, self._inventory)
+        if unsupported:
+            return "healing_disabled", unsupported, None
+        approver = self._approver(recipe.id)
+        if approver:
+            return "run", f"{step.risk} step approved by {approver}", approver
+        if step.risk == "guarded":
+            return "needs_approval", f"guarded step; approve with {APPROVED_BY_FLAG} {recipe.id}", None
+        if self._inventory.healing.auto_run == "none":
+            return (
+                "needs_approval",
+                f'target {self._inventory.name} runs no step without approval (healing.auto_run = "none"); '
+                f"approve with {APPROVED_BY_FLAG} {recipe.id}",
+                None,
+            )
+        return "run", "safe step", None
+
+    def _approver(self, recipe_id: str) -> str | None:
+        if recipe_id in self._approvals:
+            return APPROVED_BY_FLAG
+        if recipe_id in self._inventory.healing.approve:
+            return APPROVED_BY_POLICY
+        return None
+
+    def _cooldown_reason(self, recipe: Recipe, params: Mapping[str, Any]) -> str | None:
+        minutes = self._inventory.healing.cooldown_minutes
+        if minutes <= 0:
+            return None
+        applied = self._ledger.last_applied(self._inventory.name, recipe.id, params)
+        if applied is None or applied <= self._now() - timedelta(minutes=minutes):
+            return None
+        until = applied + timedelta(minutes=minutes)
+        return (
+            f"{recipe.id} was applied to {self._inventory.name} at {applied.isoformat()}; "
+            f"cooldown of {minutes} min lasts until {until.isoformat()}"
+        )
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        path = self._directory / f"{self._inventory.name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(path, timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise HealingLocked(
+                f"another heal of target {self._inventory.name} is running (lock {path}); try again when it ends"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _entry(self, planned: PlannedStep, result: StepResult) -> LedgerEntry:
+        return LedgerEntry(
+            time=self._now(),
+            target=self._inventory.name,
+            recipe=planned.recipe_id,
+            params=planned.params,
+            action=planned.action,
+            description=planned.description,
+            risk=planned.risk,
+            decision=planned.decision,
+            approver=planned.approver,
+            diagnostic=planned.diagnostic,
+            result=result.status,
+            rows=result.rows,
+            detail=result.detail,
+        )

@@ -1,0 +1,351 @@
+"""The healing engine: planner decisions, cooldown, dry run, lock and the ledger it writes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import filelock
+import pytest
+import respx
+
+from remedies import healing
+from remedies.catalog import load_catalog
+from remedies.healing import Healer, HealingLocked
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+INVOICES = {"entity": "invoices"}
+
+DEMO_STEPS = """
+[[steps]]
+action = "command"
+command = "say"
+args = { entity = "{entity}" }
+risk = "safe"
+
+[[steps]]
+action = "service"
+service = "app"
+operation = "restart"
+risk = "guarded"
+
+[[steps]]
+action = "manual"
+text = "Tell the {entity} owner"
+risk = "safe"
+
+[[steps]]
+action = "command"
+command = "fail"
+risk = "destructive"
+"""
+
+CHAIN_STEPS = """
+[[steps]]
+action = "http"
+method = "GET"
+path = "/health"
+risk = "safe"
+
+[[steps]]
+action = "command"
+command = "leak"
+risk = "safe"
+
+[[steps]]
+action = "command"
+command = "fail"
+risk = "safe"
+
+[[steps]]
+action = "command"
+command = "say"
+args = { entity = "{entity}" }
+risk = "safe"
+"""
+
+UNSUPPORTED_STEPS = """
+[[steps]]
+action = "sql"
+statement = "release_stuck_processing"
+params = { stale_minutes = 60 }
+risk = "safe"
+
+[[steps]]
+action = "service"
+service = "cache"
+operation = "restart"
+risk = "safe"
+"""
+
+
+@pytest.fixture
+def demo_catalog(write_recipe, recipes_dir, recipe_text):
+    write_recipe("H90_demo", recipe_text("H90", "demo", steps=DEMO_STEPS))
+    write_recipe("H91_chain", recipe_text("H91", "chain", steps=CHAIN_STEPS))
+    write_recipe("H92_unsupported", recipe_text("H92", "unsupported", steps=UNSUPPORTED_STEPS))
+    return load_catalog(recipes_dir)
+
+
+@pytest.fixture
+def reports_dir(tmp_path):
+    return tmp_path / "reports"
+
+
+@pytest.fixture
+def make_healer(inventory, reports_dir, redact):
+    def make(target=inventory, *, approvals=(), dry_run=False):
+        return Healer(
+            target, approvals=set(approvals), dry_run=dry_run, reports_dir=reports_dir, redact=redact, now=lambda: NOW
+        )
+
+    return make
+
+
+def decisions(plan):
+    return [(p.recipe_id, p.step_index, p.description, p.decision, p.reason) for p in plan]
+
+
+def ledger_lines(reports_dir):
+    return (reports_dir / "healing" / "ledger.jsonl").read_text(encoding="utf-8").splitlines()
+
+
+# --- planning ---------------------------------------------------------------------------
+
+
+def test_plan_of_shipped_recipes_on_a_staging_target(make_healer, shipped_catalog):
+    get = shipped_catalog.get
+    plan = make_healer().plan([(get("H11"), INVOICES), (get("H13"), {"base": "app"}), (get("H07"), INVOICES)])
+    assert decisions(plan) == [
+        ("H11", 0, "sql queue_counts_by_status (read-only)", "run", "safe step"),
+        ("H11", 1, "service restart worker (sandbox binding)", "run", "safe step"),
+        ("H13", 0, "http GET /health", "run", "safe step"),
+        (
+            "H13",
+            1,
+            "service restart app (sandbox binding)",
+            "needs_approval",
+            "guarded step; approve with --heal-approve H13",
+        ),
+        (
+            "H07",
+            0,
+            "sql recent_inbox_events_for_entity (entity_type=invoice, window_minutes=60, read-only)",
+            "run",
+            "safe step",
+        ),
+        ("H07", 1, "manual: Run pg_isready in tsh_postgres; if the database is down, follow H13", "manual",
+         "instructions for a human"),
+        ("H07", 2, "manual: Read the app log for 'webhook processing failed' (redacted) and open a defect with the "
+         "route (invoices) and the error", "manual", "instructions for a human"),
+    ]  # fmt: skip
+    assert [p.diagnostic for p in plan] == [True, False, True, False, True, False, False]
+
+
+def test_planner_decides_by_risk(make_healer, demo_catalog):
+    plan = make_healer().plan([(demo_catalog.get("H90"), INVOICES)])
+    assert decisions(plan) == [
+        ("H90", 0, "command say (entity=invoices)", "run", "safe step"),
+        ("H90", 1, "service restart app (sandbox binding)", "needs_approval",
+         "guarded step; approve with --heal-approve H90"),
+        ("H90", 2, "manual: Tell the invoices owner", "manual", "instructions for a human"),
+        ("H90", 3, "command fail", "never", "destructive steps are never run, only printed"),
+    ]  # fmt: skip
+
+
+def test_flag_approval_runs_guarded_steps_but_never_destructive_ones(make_healer, demo_catalog):
+    plan = make_healer(approvals={"H90"}).plan([(demo_catalog.get("H90"), INVOICES)])
+    assert [(p.decision, p.approver) for p in plan] == [
+        ("run", "--heal-approve"),
+        ("run", "--heal-approve"),
+        ("manual", None),
+        ("never", None),
+    ]
+    assert plan[1].reason == "guarded step approved by --heal-approve"
+
+
+def test_inventory_policy_approves_guarded_steps(make_healer, demo_catalog, inventory_factory):
+    target = inventory_factory(healing={"approve": ["H90"]})
+    plan = make_healer(target).plan([(demo_catalog.get("H90"), INVOICES)])
+    assert (plan[1].decision, plan[1].approver, plan[1].reason) == (
+        "run",
+        "inventory policy",
+        "guarded step approved by inventory policy",
+    )
+
+
+def test_auto_run_none_holds_even_safe_steps_until_approved(make_healer, demo_catalog, inventory_factory):
+    production = inventory_factory(target={"name": "production", "kind": "production"}, healing={"auto_run": "none"})
+    held = make_healer(production).plan([(demo_catalog.get("H90"), INVOICES)])[0]
+    assert (held.decision, held.reason) == (
+        "needs_approval",
+        'target production runs no step without approval (healing.auto_run = "none"); approve with --heal-approve H90',
+    )
+    approved = make_healer(production, approvals={"H90"}).plan([(demo_catalog.get("H90"), INVOICES)])[0]
+    assert (approved.decision, approved.approver) == ("run", "--heal-approve")
+
+
+def test_steps_the_target_cannot_run_are_disabled(make_healer, demo_catalog, inventory_factory):
+    read_only = inventory_factory(database={"read_only": True})
+    plan = make_healer(read_only).plan([(demo_catalog.get("H92"), {})])
+    assert decisions(plan) == [
+        ("H92", 0, "sql release_stuck_processing (stale_minutes=60, max 500 rows)", "healing_disabled",
+         "the database of target unit is read-only (database.read_only = true)"),
+        ("H92", 1, "service restart cache", "healing_disabled",
+         "target unit declares no service 'cache' (declared: app, worker)"),
+    ]  # fmt: skip
+
+
+def test_identical_rendered_steps_are_planned_once(make_healer, shipped_catalog):
+    get = shipped_catalog.get
+    plan = make_healer().plan([(get("H13"), {"base": "app"}), (get("H03"), INVOICES), (get("H11"), INVOICES)])
+    restarts = [(p.recipe_id, p.description) for p in plan if p.action == "service"]
+    assert restarts == [
+        ("H13", "service restart app (sandbox binding)"),
+        ("H11", "service restart worker (sandbox binding)"),
+    ]
+    assert [p.step_index for p in plan if p.recipe_id == "H03"] == [0, 1, 3]
+
+
+def test_same_recipe_for_two_entities_keeps_both_rendered_steps(make_healer, demo_catalog):
+    plan = make_healer().plan([(demo_catalog.get("H90"), INVOICES), (demo_catalog.get("H90"), {"entity": "orders"})])
+    assert [p.description for p in plan if p.step_index == 0] == [
+        "command say (entity=invoices)",
+        "command say (entity=orders)",
+    ]
+
+
+# --- cooldown ---------------------------------------------------------------------------
+
+
+def write_ledger(reports_dir, *entries):
+    path = reports_dir / "healing" / "ledger.jsonl"
+    path.parent.mkdir(parents=True)
+    base = {"target": "unit", "recipe": "H90", "params": INVOICES, "result": "ok", "diagnostic": False}
+    path.write_text("".join(json.dumps({**base, **entry}) + "\n" for entry in entries), encoding="utf-8")
+
+
+def test_recipe_applied_within_the_cooldown_is_not_repeated(make_healer, demo_catalog, reports_dir):
+    write_ledger(reports_dir, {"time": "2026-01-01T10:00:00+00:00"}, {"time": "2026-01-01T11:30:00+00:00"})
+    plan = make_healer(approvals={"H90"}).plan([(demo_catalog.get("H90"), INVOICES)])
+    reason = (
+        "H90 was applied to unit at 2026-01-01T11:30:00+00:00; cooldown of 60 min lasts until 2026-01-01T12:30:00+00:00"
+    )
+    assert [(p.decision, p.reason) for p in plan] == [
+        ("cooldown", reason),
+        ("cooldown", reason),
+        ("manual", "instructions for a human"),
+        ("never", "destructive steps are never run, only printed"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"time": "2026-01-01T11:00:00+00:00"},
+        {"time": "2026-01-01T11:30:00+00:00", "result": "failed"},
+        {"time": "2026-01-01T11:30:00+00:00", "diagnostic": True},
+        {"time": "2026-01-01T11:30:00+00:00", "params": {"entity": "orders"}},
+        {"time": "2026-01-01T11:30:00+00:00", "target": "production"},
+        {"time": "2026-01-01T11:30:00+00:00", "recipe": "H91"},
+    ],
+    ids=["expired", "failed", "diagnostic only", "other params", "other target", "other recipe"],
+)
+def test_cooldown_counts_only_successful_fixes_of_the_same_recipe_target_and_params(
+    make_healer, demo_catalog, reports_dir, entry
+):
+    write_ledger(reports_dir, entry)
+    assert make_healer().plan([(demo_catalog.get("H90"), INVOICES)])[0].decision == "run"
+
+
+def test_zero_cooldown_never_holds_a_recipe(make_healer, demo_catalog, reports_dir, inventory_factory):
+    write_ledger(reports_dir, {"time": "2026-01-01T11:59:00+00:00"})
+    target = inventory_factory(healing={"cooldown_minutes": 0})
+    assert make_healer(target).plan([(demo_catalog.get("H90"), INVOICES)])[0].decision == "run"
+
+
+# --- execution --------------------------------------------------------------------------
+
+
+def test_dry_run_runs_nothing_and_writes_nothing(make_healer, demo_catalog, reports_dir, monkeypatch):
+    monkeypatch.setattr(healing, "run_step", lambda *args: pytest.fail("a dry run ran a step"))
+    healer = make_healer(approvals={"H90"}, dry_run=True)
+    plan = healer.plan([(demo_catalog.get("H90"), INVOICES)])
+    results = healer.execute(plan)
+    assert [(p.decision, r.status, r.detail) for p, r in results] == [
+        ("run", "skipped", "dry run"),
+        ("run", "skipped", "dry run"),
+        ("manual", "skipped", "dry run"),
+        ("never", "skipped", "dry run"),
+    ]
+    assert not reports_dir.exists()
+
+
+def test_held_lock_refuses_the_heal(make_healer, demo_catalog, reports_dir, monkeypatch):
+    monkeypatch.setattr(healing, "run_step", lambda *args: pytest.fail("a locked heal ran a step"))
+    healer = make_healer()
+    plan = healer.plan([(demo_catalog.get("H90"), INVOICES)])
+    lock_path = reports_dir / "healing" / "unit.lock"
+    lock_path.parent.mkdir(parents=True)
+    with filelock.FileLock(lock_path, timeout=0), pytest.raises(HealingLocked) as error:
+        healer.execute(plan)
+    assert str(error.value) == f"another heal of target unit is running (lock {lock_path}); try again when it ends"
+    assert not healer.ledger_path.exists()
+
+
+@respx.mock
+def test_failed_diagnostic_goes_on_and_failed_fix_stops_the_recipe(make_healer, demo_catalog, reports_dir, secret):
+    respx.get("http://erp.test/health").respond(500, text="database unavailable")
+    healer = make_healer()
+    results = healer.execute(healer.plan([(demo_catalog.get("H91"), INVOICES)]))
+    assert [(p.description, r.status) for p, r in results] == [
+        ("http GET /health", "failed"),
+        ("command leak", "ok"),
+        ("command fail", "failed"),
+        ("command say (entity=invoices)", "skipped"),
+    ]
+    assert results[3][1].detail == "not run: an earlier step of H91 failed"
+    assert secret not in results[1][1].detail
+
+
+def test_ledger_records_run_and_refused_steps_redacted(make_healer, demo_catalog, reports_dir, secret):
+    healer = make_healer()
+    healer.execute(healer.plan([(demo_catalog.get("H90"), INVOICES), (demo_catalog.get("H91"), {"token": secret})]))
+    entries = [json.loads(line) for line in ledger_lines(reports_dir)]
+    assert [(e["recipe"], e["description"], e["decision"], e["result"]) for e in entries] == [
+        ("H90", "command say (entity=invoices)", "run", "ok"),
+        ("H90", "service restart app (sandbox binding)", "needs_approval", "skipped"),
+        ("H90", "command fail", "never", "skipped"),
+        ("H91", "http GET /health", "run", "failed"),
+        ("H91", "command leak", "run", "ok"),
+        ("H91", "command fail", "run", "failed"),
+        ("H91", "command say (entity={entity})", "run", "skipped"),
+    ]
+    first = entries[0]
+    assert set(first) == {
+        "time", "target", "recipe", "params", "action", "description", "risk", "decision", "approver",
+        "diagnostic", "result", "rows", "detail",
+    }  # fmt: skip
+    assert (first["time"], first["target"], first["params"], first["risk"], first["approver"]) == (
+        "2026-01-01T12:00:00+00:00",
+        "unit",
+        INVOICES,
+        "safe",
+        None,
+    )
+    assert entries[4]["params"] == {"token": "***"}
+    assert entries[4]["detail"].endswith("exited 0: token=***")
+    assert secret not in "\n".join(ledger_lines(reports_dir))
+
+
+def test_ledger_is_only_appended_to(make_healer, demo_catalog, reports_dir):
+    write_ledger(reports_dir, {"time": "2025-12-01T00:00:00+00:00"})
+    before = (reports_dir / "healing" / "ledger.jsonl").read_text(encoding="utf-8")
+    for _ in range(2):
+        healer = make_healer()
+        healer.execute(healer.plan([(demo_catalog.get("H90"), INVOICES)]))
+    after = (reports_dir / "healing" / "ledger.jsonl").read_text(encoding="utf-8")
+    assert after.startswith(before)
+    assert [json.loads(line)["decision"] for line in after.splitlines()[1:]] == [
+        "run", "needs_approval", "never", "cooldown", "cooldown", "never",
+    ]  # fmt: skip
