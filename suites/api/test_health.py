@@ -19,7 +19,7 @@ def test_health_reports_healthy(base, inventory, http_client):
         raise CheckFailed("http_status", f"GET {url}: expected 200, got {exchange.status}", **exchange.evidence())
     body = exchange.json_object()
     if body is None or body.get("status") != "healthy":
-        raise CheckFailed("contract", f"GET {url}: status is not \"healthy\"", **exchange.evidence())
+        raise CheckFailed("contract", f'GET {url}: status is not "healthy"', **exchange.evidence())
 
 
 def test_health_latency_within_limit(base, inventory, http_client):

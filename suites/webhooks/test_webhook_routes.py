@@ -45,4 +45,6 @@ def test_webhooks_health_endpoint_reports_healthy(inventory, http_client):
     body = exchange.json_object() or {}
     # The endpoint answers 200 with status "error" when it cannot reach its database.
     if body.get("status") != "healthy":
-        raise CheckFailed("contract", f"GET {url}: status is {body.get('status')!r}, not \"healthy\"", **exchange.evidence())
+        raise CheckFailed(
+            "contract", f'GET {url}: status is {body.get("status")!r}, not "healthy"', **exchange.evidence()
+        )

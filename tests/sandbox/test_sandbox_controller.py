@@ -90,8 +90,8 @@ def test_failed_start_stops_everything_and_names_the_logs(
     with pytest.raises(SandboxError) as caught:
         Sandbox.start(spare_home, db_password="pw")
     assert str(caught.value) == (
-        f"sandbox did not start: {tmp_path}/initdb not found; set TSH_SANDBOX_PG_BIN to the PostgreSQL 15 bin"
-        f" directory (logs in {spare_home}/logs)"
+        f"sandbox did not start: {tmp_path}/initdb not found; "
+        f"install PostgreSQL server binaries or set TSH_SANDBOX_PG_BIN (logs in {spare_home}/logs)"
     )
     assert not (spare_home / "pgdata").exists()
     assert Sandbox.attach(spare_home / "state.json", require_running=False).status() == dict.fromkeys(

@@ -1,0 +1,92 @@
+"""From failed checks to findings: the recipe of each failure and its root cause.
+
+A failure is explained by another failure of the same run when the other's
+recipe says so (``[explains]``): a failed health check explains every webhook
+that could not be reached. Chains are followed to the top, so each failure
+names the failure that started it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+
+
+@dataclass
+class Failure:
+    """One failed check as the reports show it."""
+
+    nodeid: str
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    recipe: str | None = None
+    root_cause: str | None = None
+    healed: bool | None = None
+    heal_note: str = ""
+
+    def as_finding(self) -> dict[str, Any]:
+        return {
+            "nodeid": self.nodeid,
+            "kind": self.kind,
+            "recipe": self.recipe,
+            "root_cause": self.root_cause,
+            "healed": self.healed,
+            "params": self.params,
+            "message": self.message,
+            "evidence": self.evidence,
+        }
+
+
+def assign_root_causes(failures: list[Failure], catalog) -> None:
+    """Set ``root_cause`` on every failure another failure explains."""
+    by_id = {failure.nodeid: failure for failure in failures}
+    explainers: dict[str, list[str]] = {failure.nodeid: [] for failure in failures}
+    for candidate in failures:
+        recipe = catalog.get(candidate.recipe) if candidate.recipe else None
+        if recipe is None:
+            continue
+        for other in failures:
+            if recipe.explains_failure(candidate.nodeid, candidate.params, other.nodeid, other.kind):
+                explainers[other.nodeid].append(candidate.nodeid)
+    # Two failures that explain each other: the one with the more severe
+    # recipe (then the smaller node id) is the explanation.
+    for nodeid, sources in explainers.items():
+        explainers[nodeid] = [
+            source
+            for source in sources
+            if nodeid not in explainers[source] or _rank(by_id[source], catalog) < _rank(by_id[nodeid], catalog)
+        ]
+    for failure in failures:
+        failure.root_cause = _top_of_chain(failure.nodeid, explainers, by_id, catalog)
+
+
+def roots(failures: list[Failure]) -> list[Failure]:
+    return [failure for failure in failures if failure.root_cause is None]
+
+
+def explained_by(root: Failure, failures: list[Failure]) -> list[Failure]:
+    return [failure for failure in failures if failure.root_cause == root.nodeid]
+
+
+def _top_of_chain(nodeid: str, explainers: dict[str, list[str]], by_id, catalog) -> str | None:
+    seen = {nodeid}
+    current = nodeid
+    while explainers[current]:
+        # Prefer an explainer that is itself unexplained, then the most severe.
+        options = sorted(explainers[current], key=lambda n: (bool(explainers[n]), _rank(by_id[n], catalog)))
+        nxt = next((option for option in options if option not in seen), None)
+        if nxt is None:
+            break
+        seen.add(nxt)
+        current = nxt
+    return None if current == nodeid else current
+
+
+def _rank(failure: Failure, catalog) -> tuple[int, str]:
+    recipe = catalog.get(failure.recipe) if failure.recipe else None
+    severity = SEVERITY_RANK.get(recipe.severity, 9) if recipe else 9
+    return severity, failure.nodeid

@@ -1,0 +1,60 @@
+"""Re-running failed checks after healing, in a fresh pytest process.
+
+The re-run uses the same target (and, on the sandbox, the same running sandbox
+through ``$TSH_SANDBOX_STATE``), injects no faults and heals nothing; it only
+reports each node id's outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from fixtures.inventory import PROJECT_ROOT
+
+VERIFY_TIMEOUT_SECONDS = 900
+
+
+class VerificationError(Exception):
+    """The re-run could not report outcomes; the message is one line."""
+
+
+def rerun_checks(nodeids: list[str], *, target: Path, reports_dir: Path) -> dict[str, str]:
+    """Run ``nodeids`` again; map each to ``passed``, ``failed`` or ``skipped``."""
+    workdir = reports_dir / "healing" / "verify"
+    outcomes_file = workdir / f"outcomes-{uuid.uuid4().hex[:8]}.json"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *nodeids,
+        # One token each: pytest picks its rootdir before it knows these options,
+        # and would take a separate path value for a test path.
+        f"--target={target}",
+        f"--reports-dir={workdir}",
+        f"--verify-outcomes={outcomes_file}",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+    ]
+    try:
+        completed = subprocess.run(
+            command,
+            cwd=PROJECT_ROOT,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=VERIFY_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise VerificationError(f"the re-run did not finish within {VERIFY_TIMEOUT_SECONDS} s") from None
+    if not outcomes_file.is_file():
+        tail = (completed.stdout + completed.stderr).strip().splitlines()[-1:] or ["no output"]
+        raise VerificationError(f"the re-run exited {completed.returncode} without outcomes: {tail[0]}")
+    outcomes = json.loads(outcomes_file.read_text(encoding="utf-8"))
+    return {nodeid: outcomes.get(nodeid, "not run") for nodeid in nodeids}
