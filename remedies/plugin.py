@@ -79,6 +79,7 @@ def _default_report_paths(config: pytest.Config, reports_dir: Path) -> None:
         option.xmlpath = str(reports_dir / "junit.xml")
     if not getattr(option, "allure_report_dir", None):
         option.allure_report_dir = str(reports_dir / "allure-results")
+        option.clean_alluredir = True  # results of this run only
 
 
 class RemediesPlugin:

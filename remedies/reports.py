@@ -73,12 +73,22 @@ def suggestions_text(result: RunResult, catalog) -> str:
     ]
     if not result.failures:
         lines.append("No issue detected: every selected check passed.")
-    for root in roots(result.failures):
-        lines += _issue_block(root, explained_by(root, result.failures), catalog)
+    for group in _group_by_recipe(roots(result.failures)):
+        dependents = [dependent for root in group for dependent in explained_by(root, result.failures)]
+        lines += _issue_block(group, dependents, catalog)
     return "\n".join(lines) + "\n"
 
 
-def _issue_block(root: Failure, dependents: list[Failure], catalog) -> list[str]:
+def _group_by_recipe(root_failures: list[Failure]) -> list[list[Failure]]:
+    """Roots that share a recipe form one issue; a root without a recipe stands alone."""
+    groups: dict[str, list[Failure]] = {}
+    for root in root_failures:
+        groups.setdefault(root.recipe or f"no recipe: {root.nodeid}", []).append(root)
+    return list(groups.values())
+
+
+def _issue_block(group: list[Failure], dependents: list[Failure], catalog) -> list[str]:
+    root = group[0]
     if root.recipe is None:
         return [
             f"ISSUE DETECTED: no recipe for {root.nodeid} (kind {root.kind})",
@@ -91,7 +101,7 @@ def _issue_block(root: Failure, dependents: list[Failure], catalog) -> list[str]
     params = _render_params(root)
     lines = [
         f"ISSUE DETECTED: {recipe.title} [{recipe.id} {recipe.key}, {recipe.severity}]",
-        f"   Check: {root.nodeid} ({root.kind})",
+        *[f"   Check: {failure.nodeid} ({failure.kind})" for failure in group],
         f"   Diagnosis: {recipe.render(recipe.diagnosis, params)}",
         f"   Evidence: {root.message}",
         "   Possible Cause: " + "; ".join(recipe.render(cause, params) for cause in recipe.likely_causes),
@@ -101,7 +111,8 @@ def _issue_block(root: Failure, dependents: list[Failure], catalog) -> list[str]
         lines.append(f"      {number}. {describe_step(recipe, step, params)} ({RISK_MARK[step.risk]})")
     lines.append(f"   Verification: {recipe.render(recipe.verification, params)}")
     if root.healed is not None:
-        lines.append(f"   Healed: {'yes' if root.healed else 'no'}{' - ' + root.heal_note if root.heal_note else ''}")
+        healed = sum(1 for failure in group if failure.healed)
+        lines.append(f"   Healed: {healed}/{len(group)} checks")
     return [*lines, *_dependents(dependents), ""]
 
 

@@ -1,0 +1,66 @@
+"""Running the suite in its own pytest process, as a user would, for exact assertions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fixtures.inventory import PROJECT_ROOT
+from sandbox import Sandbox
+
+# Distinctive secrets the sandbox is started with; no artifact may contain them.
+DB_PASSWORD = "pw-Zx81q-never-in-reports"
+WEBHOOK_KEY = "whk-Qp77v-never-in-reports"
+SUITE_RUN_TIMEOUT = 300
+
+
+@dataclass
+class SuiteRun:
+    """One run of the suite in its own pytest process."""
+
+    exit_code: int
+    output: str
+    reports_dir: Path
+    seconds: float
+
+    @property
+    def findings(self) -> dict:
+        return json.loads((self.reports_dir / "findings.json").read_text(encoding="utf-8"))
+
+    def failed(self) -> dict[str, tuple[str, str | None]]:
+        """node id -> (kind, recipe) of every failure in findings.json."""
+        return {f["nodeid"]: (f["kind"], f["recipe"]) for f in self.findings["failures"]}
+
+    def ledger(self) -> list[dict]:
+        path = self.reports_dir / "healing" / "ledger.jsonl"
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def suite_env(sandbox: Sandbox | None = None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "TSH_"))}
+    if sandbox is not None:
+        env.update(sandbox.env())
+    return env
+
+
+def run_suite(sandbox: Sandbox | None, reports_dir: Path, *args: str, env: dict | None = None) -> SuiteRun:
+    """Run the checks with ``args`` in a new pytest process against ``sandbox``."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--reports-dir={reports_dir}", *args]
+    started = time.monotonic()
+    completed = subprocess.run(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env or suite_env(sandbox),
+        capture_output=True,
+        text=True,
+        timeout=SUITE_RUN_TIMEOUT,
+        check=False,
+    )
+    return SuiteRun(completed.returncode, completed.stdout + completed.stderr, reports_dir, time.monotonic() - started)

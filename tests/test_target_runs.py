@@ -1,0 +1,59 @@
+"""Runs against targets other than the default: production rules, and selection errors."""
+
+from __future__ import annotations
+
+from expected import HEALTH, LATENCY, ROUTES, WEBHOOKS_HEALTH, route_served
+from suite_runner import WEBHOOK_KEY, run_suite, suite_env
+
+from fixtures.inventory import PROJECT_ROOT
+
+
+def production_like_target(tmp_path):
+    """The shipped production rules, pointed at the sandbox's addresses."""
+    text = (PROJECT_ROOT / "targets" / "production.toml").read_text(encoding="utf-8")
+    text = text.replace("${PRODUCTION_BASE_URL:-https://erp.tsh.sale}", "${TSH_SANDBOX_BASE_URL}")
+    text = text.replace("${PRODUCTION_DB_URL}", "${TSH_SANDBOX_DB_URL}")
+    text = text.replace("completion_timeout_seconds = 300", "completion_timeout_seconds = 5")
+    path = tmp_path / "production-like.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_production_skips_mutating_checks_and_runs_the_rest(healthy_sandbox, tmp_path):
+    run = run_suite(
+        healthy_sandbox, tmp_path / "reports", "-m", "production", f"--target={production_like_target(tmp_path)}", "-rs"
+    )
+    assert run.exit_code == 0, run.output
+    assert run.findings["target"] == "production"
+    expected_passed = [HEALTH, LATENCY, WEBHOOKS_HEALTH] + [route_served(e) for e in ROUTES]
+    assert run.findings["summary"] == {"passed": len(expected_passed), "failed": 0, "healed": 0}
+    assert "does not allow mutating checks (checks.allow_mutating = false)" in run.output
+    assert f"{2 * len(ROUTES)} skipped" in run.output
+
+
+def test_production_heal_needs_approval_even_for_safe_steps(healthy_sandbox, tmp_path):
+    target = production_like_target(tmp_path)
+    # Production heals nothing on its own: auto_run = "none".
+    text = target.read_text(encoding="utf-8").replace("allow_mutating = false", "allow_mutating = true")
+    text = text.replace('binding = "docker"', 'binding = "sandbox"')
+    target.write_text(text.replace('name = "${ACTIVE_APP_CONTAINER:-tsh_erp_app_blue}"', 'name = "worker"'))
+    healthy_sandbox.service("worker", "stop")
+    try:
+        run = run_suite(
+            healthy_sandbox,
+            tmp_path / "reports",
+            "-m",
+            "production",
+            "-k",
+            "reaches_completed",
+            f"--target={target}",
+            "--heal",
+            env={**suite_env(healthy_sandbox), "WEBHOOK_API_KEY": WEBHOOK_KEY},
+        )
+    finally:
+        status = healthy_sandbox.status()["worker"]
+        healthy_sandbox.reset()
+    assert run.exit_code == 1, run.output
+    assert status == "stopped"
+    decisions = {(entry["action"], entry["decision"]) for entry in run.ledger()}
+    assert decisions == {("sql", "needs_approval"), ("service", "needs_approval")}, run.output
