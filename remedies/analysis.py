@@ -35,6 +35,7 @@ class Failure:
             "recipe": self.recipe,
             "root_cause": self.root_cause,
             "healed": self.healed,
+            "heal_note": self.heal_note,
             "params": self.params,
             "message": self.message,
             "evidence": self.evidence,
