@@ -40,7 +40,7 @@ SQL_LIBRARY_PATH = REMEDIES_DIR / "sql_library.toml"
 FailureKind = Literal[
     "timeout", "http_status", "rejected", "not_recorded", "route_missing", "not_processed",
     "unreachable", "contract", "slow", "error", "drift", "stale", "missing", "dead_letters",
-    "stuck", "backlog", "config", "lint", "security",
+    "stuck", "backlog", "config", "lint", "security", "zoho_auth", "rate_limited",
 ]  # fmt: skip
 Severity = Literal["info", "warning", "error", "critical"]
 Risk = Literal["safe", "guarded", "destructive"]

@@ -28,6 +28,9 @@ from remedies.verify import VerificationError, rerun_checks
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 FAILURE_PROPERTY = "tsh_failure"
+# Checks carry run-wide figures and report-file lines on their reports; the controller sums and writes them.
+METRICS_PROPERTY = "tsh_metrics"  # json {"name": {"key": number}}: summed per name and key
+REPORT_LINE_PROPERTY = "tsh_report_line"  # json {"file", "line", "tally"?: "passed"|"failed"}
 REMEDIES = pytest.StashKey["RemediesPlugin"]()
 
 
@@ -93,6 +96,9 @@ class RemediesPlugin:
         self.result: reports.RunResult | None = None
         self.write_errors: list[str] = []
         self.started_at = datetime.now(UTC)
+        self.metrics: dict[str, dict[str, float]] = {}
+        self.report_lines: dict[str, set[str]] = {}
+        self.tallies: dict[str, dict[str, str]] = {}
 
     @property
     def target_run(self):
@@ -193,6 +199,21 @@ class RemediesPlugin:
                 self.failures[report.nodeid] = Failure(report.nodeid, **data)
         elif report.when == "call" or report.skipped:
             self.outcomes.setdefault(report.nodeid, "passed" if report.passed else "skipped")
+        if report.when == "teardown":  # holds every property the check added
+            self._collect_properties(report)
+
+    def _collect_properties(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == METRICS_PROPERTY:
+                for metric, counts in json.loads(value).items():
+                    totals = self.metrics.setdefault(metric, {})
+                    for key, number in counts.items():
+                        totals[key] = totals.get(key, 0) + number
+            elif name == REPORT_LINE_PROPERTY:
+                entry = json.loads(value)
+                self.report_lines.setdefault(entry["file"], set()).add(entry["line"])
+                if entry.get("tally"):
+                    self.tallies.setdefault(entry["file"], {})[entry["line"]] = entry["tally"]
 
     def pytest_html_results_table_header(self, cells: list) -> None:
         cells.insert(2, '<th class="sortable" data-column-type="remedy">Remedy</th>')
@@ -299,11 +320,15 @@ class RemediesPlugin:
 
     def _write_reports(self, result: reports.RunResult) -> None:
         catalog = self.catalog
+        findings = json.loads(reports.findings_json(result, catalog))
+        findings.update({name: dict(sorted(counts.items())) for name, counts in sorted(self.metrics.items())})
         files = {
-            "findings.json": reports.findings_json(result, catalog),
+            "findings.json": json.dumps(findings, indent=2, default=str) + "\n",
             "auto_healing_suggestions.txt": reports.suggestions_text(result, catalog),
-            "summary.md": reports.markdown_summary(result, catalog),
+            "summary.md": reports.markdown_summary(result, catalog) + self._metrics_markdown(),
         }
+        for name, lines in self.report_lines.items():
+            files[name] = "\n".join([*sorted(lines), *self._tally_lines(name)]) + "\n"
         if result.heal is not None:
             stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
             files[f"healing/healing_report_{stamp}.txt"] = reports.healing_report_text(result)
@@ -315,6 +340,20 @@ class RemediesPlugin:
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
             self._append(Path(step_summary), files["summary.md"])
+
+    def _metrics_lines(self) -> list[str]:
+        """``zoho_calls: books 8, inventory 0, oauth 1``: one line per summed metric."""
+        return [
+            f"{name}: " + ", ".join(f"{key} {number:g}" for key, number in sorted(counts.items()))
+            for name, counts in sorted(self.metrics.items())
+        ]
+
+    def _metrics_markdown(self) -> str:
+        return "".join(f"\n{line}\n" for line in self._metrics_lines())
+
+    def _tally_lines(self, name: str) -> list[str]:
+        tally = list(self.tallies.get(name, {}).values())
+        return [f"SUMMARY: Passed: {tally.count('passed')}/{len(tally)}"] if tally else []
 
     def _write(self, path: Path, text: str) -> None:
         try:
@@ -336,6 +375,8 @@ class RemediesPlugin:
         write = terminalreporter.write_line
         terminalreporter.section("TSH ERP remedies")
         write(f"target {result.target}: {result.passed} passed, {result.failed} failed, {result.healed} healed")
+        for line in self._metrics_lines():
+            write(line)
         for failure in result.failures:
             recipe = failure.recipe or "NO RECIPE"
             cause = f" (root cause: {failure.root_cause})" if failure.root_cause else ""

@@ -17,6 +17,7 @@ from pathlib import Path
 from .controller import ACTIONS, SERVICES, Sandbox, default_home
 from .errors import SandboxError
 from .faults import describe_faults, parse_fault
+from .zoho.data import LISTS as ZOHO_LISTS
 
 EXIT_ERROR = 2
 EXIT_NOT_RUNNING = 3
@@ -92,6 +93,26 @@ def service(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def migrate(arguments: argparse.Namespace) -> int:
+    from .migrations import upgrade
+
+    before, after = upgrade(_attach(arguments).db_url)
+    print(f"database already at head {after}" if before == after else f"database migrated from {before} to {after}")
+    return 0
+
+
+def zoho_resync(arguments: argparse.Namespace) -> int:
+    from .state import HomeLayout
+    from .zoho.app import load_credentials
+    from .zoho.resync import resync
+
+    sandbox = _attach(arguments)
+    credentials = load_credentials(HomeLayout(sandbox.home).zoho_file)
+    inserted, updated = resync(sandbox.db_url, sandbox.zoho_url, credentials, arguments.entity)
+    print(f"zoho resync {arguments.entity}: {inserted} inserted, {updated} updated")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     location = argparse.ArgumentParser(add_help=False)
     where = location.add_argument_group("location").add_mutually_exclusive_group()
@@ -128,6 +149,16 @@ def _parser() -> argparse.ArgumentParser:
     control.add_argument("action", choices=ACTIONS)
     control.add_argument("name", choices=SERVICES)
     control.set_defaults(run=service)
+
+    commands.add_parser(
+        "migrate", parents=[location], help="Apply the pending migrations (alembic upgrade head)"
+    ).set_defaults(run=migrate)
+
+    resync_command = commands.add_parser(
+        "zoho-resync", parents=[location], help="Copy the records Zoho holds and the ERP lacks into the ERP"
+    )
+    resync_command.add_argument("--entity", required=True, choices=sorted(ZOHO_LISTS), help="The Zoho list")
+    resync_command.set_defaults(run=zoho_resync)
     return parser
 
 

@@ -1,10 +1,13 @@
-"""Supervising one sandbox: its PostgreSQL cluster, the ERP app and the sync worker.
+"""Supervising one sandbox: its PostgreSQL cluster, the ERP app, the sync worker and the Zoho simulator.
 
 A sandbox lives in a home directory::
 
     state.json     ports, pids (what `Sandbox.attach` reads)
     secrets.json   database password and webhook key (mode 0600)
+    zoho.json      the Zoho simulator's OAuth client, refresh token and organization (mode 0600)
     faults.json    flag faults in effect (read by the app)
+    app.env        application settings the configuration checks read (mode 0600; reset restores it)
+    source/        git checkout of sandbox/sample_source, for the code and build gates
     logs/          postgres.log, app.log, worker.log
     pgdata/        the cluster (elsewhere when the postgres user cannot reach home)
 """
@@ -21,13 +24,16 @@ import psycopg
 from filelock import FileLock
 
 from .errors import SandboxError
-from .faults import FAULTS, FaultStore, parse_fault
+from .faults import FAULTS, FaultStore, parse_fault, undo_data_faults
 from .postgres import Cluster, accepts_connections, create_erp_database, make_data_dir, remove_data_dir
 from .processes import ProcessRecord, free_port, spawn, terminate_group, wait_until
+from .provision import api_token, create_source_checkout, env_values, write_env_file
 from .state import LOOPBACK, HomeLayout, SandboxState, Secrets, database_url
+from .zoho.app import load_credentials, new_credentials, save_credentials
+from .zoho.data import purge_extras
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("postgres", "app", "worker")  # start order; stop in reverse
+SERVICES = ("postgres", "app", "worker", "zoho")  # start order; stop in reverse
 ACTIONS = ("start", "stop", "restart")
 READY_TIMEOUT_SECONDS = 20.0
 STOP_GRACE_SECONDS = 5.0
@@ -74,7 +80,7 @@ class Sandbox:
 
     @classmethod
     def start(cls, home: Path, *, db_password: str, webhook_key: str | None = None) -> Sandbox:
-        """Create a fresh sandbox in ``home`` and start all three services.
+        """Create a fresh sandbox in ``home`` and start every service.
 
         Raises SandboxError if ``home`` holds a running sandbox or is a foreign,
         non-empty directory, and when any step fails (after stopping what had
@@ -139,6 +145,26 @@ class Sandbox:
             "TSH_SANDBOX_BASE_URL": self.base_url,
             "TSH_SANDBOX_DB_URL": self.db_url,
             "TSH_SANDBOX_WEBHOOK_KEY": self.webhook_key or "",
+            "TSH_SANDBOX_ENV_FILE": str(self._layout.env_file),
+            "TSH_SANDBOX_SOURCE_DIR": str(self._layout.source_dir),
+            "TSH_SANDBOX_API_TOKEN": api_token(self._secrets.db_password),
+            **self._zoho_env(),
+        }
+
+    @property
+    def zoho_url(self) -> str:
+        return f"http://{LOOPBACK}:{self._state.zoho_port}"
+
+    def _zoho_env(self) -> dict[str, str]:
+        """Where the Zoho simulator answers and the OAuth client it accepts."""
+        credentials = load_credentials(self._layout.zoho_file)
+        return {
+            "TSH_SANDBOX_PYTHON": sys.executable,
+            "TSH_SANDBOX_ZOHO_URL": self.zoho_url,
+            "TSH_SANDBOX_ZOHO_CLIENT_ID": credentials.client_id,
+            "TSH_SANDBOX_ZOHO_CLIENT_SECRET": credentials.client_secret,
+            "TSH_SANDBOX_ZOHO_REFRESH_TOKEN": credentials.refresh_token,
+            "TSH_SANDBOX_ZOHO_ORGANIZATION_ID": credentials.organization_id,
         }
 
     def status(self) -> dict[str, str]:
@@ -147,7 +173,7 @@ class Sandbox:
         return {name: "running" if self._is_running(name) else "stopped" for name in SERVICES}
 
     def is_running(self) -> bool:
-        """Whether all three services run."""
+        """Whether every service runs."""
         return all(value == "running" for value in self.status().values())
 
     # -- control ------------------------------------------------------------
@@ -179,17 +205,24 @@ class Sandbox:
         """Switch off every flag fault (stopped services stay stopped: see :meth:`reset`)."""
         self.fault_store.clear()
 
+    def restore_env_file(self) -> None:
+        """Write the env file with every setting as the sandbox was started with it."""
+        write_env_file(self._layout.env_file, env_values(self._secrets.db_password, self.db_url))
+
     def faults(self) -> list[str]:
         """Faults in effect: recorded flag faults, and service-down faults whose service is stopped."""
         return [spec for kind in FAULTS.values() for spec in kind.active_specs(self)]
 
     def reset(self) -> None:
-        """Clear all faults and start every stopped service."""
+        """Clear all faults, restore the env file and start every stopped service."""
         self.clear_faults()
+        self.restore_env_file()
         with self._lock:
             self._refresh()
             for name in SERVICES:
                 self._start_service(name)
+        undo_data_faults(self)  # queue rows, alembic_version and renamed tables/columns the data faults changed
+        purge_extras(self.db_url)  # rows a zoho-drift heal copied in
 
     # -- internals ----------------------------------------------------------
 
@@ -223,17 +256,22 @@ class Sandbox:
             postgres_port=free_port(),
             app_port=free_port(),
             processes=dict.fromkeys(SERVICES),
+            zoho_port=free_port(),
         )
+        save_credentials(layout.zoho_file, new_credentials())
         state.save(layout.state_file)
-        return cls(layout.state_file, state, secrets)
+        sandbox = cls(layout.state_file, state, secrets)
+        sandbox.restore_env_file()
+        create_source_checkout(layout.source_dir)
+        return sandbox
 
     def _boot(self) -> None:
         self._cluster.initialize(self._secrets.db_password)
         self._start_postgres()
         create_erp_database(self._state.postgres_port, self._secrets.db_password)
-        for name in ("app", "worker"):
+        for name in ("app", "worker", "zoho"):
             self._spawn(name)
-        for name in ("app", "worker"):
+        for name in ("app", "worker", "zoho"):
             self._await_ready(name)
 
     def _abandon(self) -> str:
@@ -294,6 +332,11 @@ class Sandbox:
             environment["UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN"] = "1"
             if self.webhook_key:
                 environment["WEBHOOK_API_KEY"] = self.webhook_key
+        elif name == "zoho":
+            command = [
+                sys.executable, "-m", "uvicorn", f"{__package__}.zoho.app:create_app_from_state", "--factory",
+                "--host", LOOPBACK, "--port", str(self._state.zoho_port), "--log-level", "warning",
+            ]  # fmt: skip
         else:
             command = [sys.executable, "-m", f"{__package__}.worker", "--state", str(self.state_file)]
             self._layout.worker_ready_file.unlink(missing_ok=True)
@@ -303,7 +346,7 @@ class Sandbox:
     def _await_ready(self, name: str) -> None:
         record = self._state.processes[name]
         log_file = self._layout.log_file(name)
-        is_ready = self._app_answers if name == "app" else self._worker_polled
+        is_ready = {"app": self._app_answers, "zoho": self._zoho_answers}.get(name, self._worker_polled)
         if wait_until(lambda: not record.is_alive() or is_ready(record), timeout=READY_TIMEOUT_SECONDS, interval=0.1):
             if record.is_alive():
                 return
@@ -317,6 +360,12 @@ class Sandbox:
     def _app_answers(self, record: ProcessRecord) -> bool:
         try:
             return httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _zoho_answers(self, record: ProcessRecord) -> bool:
+        try:
+            return httpx.get(f"{self.zoho_url}/health", timeout=1.0).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -181,3 +181,99 @@ SELECT 'SO-' || lpad(i::text, 5, '0'),
        timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i)
 FROM generate_series(1, 20) AS i
 ORDER BY i;
+
+-- The other TDS tables (CATALOG 3.5) and the remaining ERP tables of the entity
+-- map (CATALOG 3.4), so the schema contract checks the whole real shape.
+
+CREATE TABLE tds_sync_cursors (
+    id               serial PRIMARY KEY,
+    source_type      tds_source_type NOT NULL,
+    entity_type      tds_entity_type NOT NULL,
+    last_sync_at     timestamptz,
+    last_entity_id   text,
+    cursor_value     text,
+    total_synced     integer NOT NULL DEFAULT 0,
+    last_sync_status text,
+    UNIQUE (source_type, entity_type)
+);
+
+CREATE TABLE tds_alerts (
+    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    alert_type   text NOT NULL,
+    severity     text NOT NULL CHECK (severity IN ('info', 'warning', 'error', 'critical')),
+    message      text,
+    is_active    boolean NOT NULL DEFAULT true,
+    acknowledged boolean NOT NULL DEFAULT false,
+    resolved     boolean NOT NULL DEFAULT false,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE tds_sync_logs (
+    id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    sync_queue_id uuid,
+    sync_run_id   uuid,
+    level         text NOT NULL,
+    message       text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE tds_audit_trail (
+    id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    entity_type tds_entity_type NOT NULL,
+    entity_id   text NOT NULL,
+    action      text NOT NULL,
+    changes     jsonb,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE tds_metrics (
+    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    metric_name  text NOT NULL,
+    metric_value double precision NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE tds_configuration (
+    key        text PRIMARY KEY,
+    value      jsonb NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE vendors (
+    id             serial PRIMARY KEY,
+    zoho_vendor_id text UNIQUE,
+    name           text NOT NULL
+);
+
+CREATE TABLE invoice_payments (
+    id             serial PRIMARY KEY,
+    payment_number text UNIQUE NOT NULL,
+    invoice_id     integer REFERENCES invoices (id),
+    amount         numeric(12, 2) NOT NULL
+);
+
+CREATE TABLE zoho_users (
+    id           serial PRIMARY KEY,
+    zoho_user_id text UNIQUE NOT NULL,
+    name         text NOT NULL
+);
+
+CREATE TABLE pricelists (
+    id                serial PRIMARY KEY,
+    zoho_pricelist_id text UNIQUE,
+    code              text NOT NULL,
+    name              text NOT NULL
+);
+
+CREATE TABLE product_prices (
+    id           serial PRIMARY KEY,
+    product_id   integer NOT NULL REFERENCES products (id),
+    pricelist_id integer NOT NULL REFERENCES pricelists (id),
+    price        numeric(12, 2) NOT NULL,
+    UNIQUE (product_id, pricelist_id)
+);
+
+CREATE TABLE branches (
+    id   serial PRIMARY KEY,
+    name text NOT NULL
+);

@@ -41,6 +41,21 @@ class HomeLayout:
         return self.home / "faults.json"
 
     @property
+    def env_file(self) -> Path:
+        """The application settings the configuration checks read (mode 0600)."""
+        return self.home / "app.env"
+
+    @property
+    def source_dir(self) -> Path:
+        """A git checkout of the sample application source, for the code gates."""
+        return self.home / "source"
+
+    @property
+    def zoho_file(self) -> Path:
+        """The Zoho simulator's OAuth client, refresh token and organization (mode 0600)."""
+        return self.home / "zoho.json"
+
+    @property
     def lock_file(self) -> Path:
         return self.home / "sandbox.lock"
 
@@ -66,6 +81,7 @@ class SandboxState:
     postgres_port: int
     app_port: int
     processes: dict[str, ProcessRecord | None] = field(default_factory=dict)
+    zoho_port: int = 0
 
     @property
     def layout(self) -> HomeLayout:
@@ -77,7 +93,7 @@ class SandboxState:
             {
                 "home": str(self.home),
                 "pg_data": str(self.pg_data),
-                "ports": {"postgres": self.postgres_port, "app": self.app_port},
+                "ports": {"postgres": self.postgres_port, "app": self.app_port, "zoho": self.zoho_port},
                 "processes": {
                     name: None if record is None else record.to_json() for name, record in self.processes.items()
                 },
@@ -93,6 +109,7 @@ class SandboxState:
                 pg_data=Path(data["pg_data"]),
                 postgres_port=int(data["ports"]["postgres"]),
                 app_port=int(data["ports"]["app"]),
+                zoho_port=int(data["ports"].get("zoho", 0)),
                 processes={
                     name: None if record is None else ProcessRecord.from_json(record)
                     for name, record in data["processes"].items()

@@ -6,9 +6,26 @@ Test ids are the inventory's names (``[invoices]``, ``[app]``), so recipes and
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from fixtures.target import target_inventory
+from remedies.plugin import REPORT_LINE_PROPERTY
+
+
+@pytest.fixture
+def report_line(request: pytest.FixtureRequest):
+    """``report_line(file, line, tally=None)``: a line of a report file the controller writes, sorted, at the end.
+
+    Lines given a tally ("passed" or "failed") are counted in the file's closing ``SUMMARY: Passed: x/N``.
+    """
+
+    def add(file: str, line: str, *, tally: str | None = None) -> None:
+        entry = {"file": file, "line": line, **({"tally": tally} if tally else {})}
+        request.node.user_properties.append((REPORT_LINE_PROPERTY, json.dumps(entry)))
+
+    return add
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -21,3 +38,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "base" in metafunc.fixturenames:
         bases = inventory.http.health_bases()
         metafunc.parametrize("base", list(bases), ids=list(bases))
+    if "tds_entity" in metafunc.fixturenames:
+        names = list(dict.fromkeys(route.tds_entity for route in inventory.webhooks.routes))
+        metafunc.parametrize("tds_entity", names, ids=names)
+    if "schema_table" in metafunc.fixturenames:
+        names = list(inventory.database.schema_contract)
+        metafunc.parametrize("schema_table", names, ids=names)
+    if "variable" in metafunc.fixturenames:
+        names = inventory.config.required
+        metafunc.parametrize("variable", names, ids=names)
+    if "endpoint" in metafunc.fixturenames:
+        names = [endpoint.name for endpoint in inventory.api.endpoints]
+        metafunc.parametrize("endpoint", names, ids=names)
+    if "zoho_entity" in metafunc.fixturenames and inventory.zoho is not None:
+        # Entities marked production = true run in the production stage too, for the checks that allow it.
+        production_checks = getattr(metafunc.module, "PRODUCTION_CHECKS", ())
+        params = [
+            pytest.param(name, id=name, marks=[pytest.mark.production] if entity.production else [])
+            if metafunc.function.__name__ in production_checks
+            else pytest.param(name, id=name)
+            for name, entity in inventory.zoho.entities.items()
+        ]
+        metafunc.parametrize("zoho_entity", params)
+    if "protected_endpoint" in metafunc.fixturenames:
+        names = [endpoint.name for endpoint in inventory.api.endpoints if endpoint.protected]
+        metafunc.parametrize("protected_endpoint", names, ids=names)

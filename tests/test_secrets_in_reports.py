@@ -5,6 +5,10 @@ from __future__ import annotations
 from suite_runner import DB_PASSWORD, WEBHOOK_KEY, run_suite, suite_env
 
 from fixtures.inventory import PROJECT_ROOT
+from sandbox.provision import api_token
+
+# The sandbox's BFF bearer token is derived from its database password.
+SECRETS = (DB_PASSWORD, WEBHOOK_KEY, api_token(DB_PASSWORD))
 
 EXPECTED_ARTIFACTS = {
     "report.html",
@@ -43,6 +47,8 @@ def test_no_artifact_contains_a_secret(healthy_sandbox, tmp_path):
         "backend-down",
         "--sandbox-fault",
         "webhook-error:invoices",
+        "--sandbox-fault",
+        "zoho-auth-invalid",
         "--heal",
         "--heal-approve",
         "H13",
@@ -50,6 +56,9 @@ def test_no_artifact_contains_a_secret(healthy_sandbox, tmp_path):
     )
     failures = run.findings["failures"]
     assert failures, run.output  # the run failed, so evidence was written
+    # The Zoho simulator's OAuth client and refresh token: the zoho-auth-invalid failures must not show them.
+    zoho_secrets = [env[f"TSH_SANDBOX_ZOHO_{name}"] for name in ("CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN")]
+    assert any(f["kind"] == "zoho_auth" for f in failures)
     files = [path for path in reports.rglob("*") if path.is_file()]
     written = {str(path.relative_to(reports)) for path in files}
     assert written >= EXPECTED_ARTIFACTS
@@ -59,7 +68,7 @@ def test_no_artifact_contains_a_secret(healthy_sandbox, tmp_path):
     assert "http://probe:***@" in (reports / "findings.json").read_text(encoding="utf-8")
     for path in files:
         content = path.read_bytes()
-        for secret in (DB_PASSWORD, WEBHOOK_KEY):
+        for secret in (*SECRETS, *zoho_secrets):
             assert secret.encode() not in content, f"{secret!r} found in {path.relative_to(reports)}"
-    for secret in (DB_PASSWORD, WEBHOOK_KEY):
+    for secret in (*SECRETS, *zoho_secrets):
         assert secret not in run.output

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
-from . import admin, webhooks
+from . import admin, bff, webhooks
 from .entities import WEBHOOK_ROUTES
 from .runtime import AppRuntime
 
@@ -45,6 +45,7 @@ def create_app() -> FastAPI:
 
     app.include_router(webhooks.router)
     app.include_router(admin.router)
+    app.include_router(bff.router)
     app.add_exception_handler(Exception, _internal_error)
     # Regenerated on every request, so webhook-missing takes its route out at once.
     app.openapi = lambda: _openapi_without_missing_routes(app, runtime)

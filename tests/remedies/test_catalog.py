@@ -18,7 +18,10 @@ FILE = "recipes/H90_demo.toml"
 
 
 def test_shipped_catalog_has_the_recipes_in_id_order(shipped_catalog):
-    assert shipped_catalog.ids() == ["H03", "H04", "H06", "H07", "H11", "H13", "H28"]
+    assert shipped_catalog.ids() == [
+        "H01", "H02", "H03", "H04", "H06", "H07", "H09", "H10", "H11", "H12", "H13", "H19",
+        "H20", "H21", "H23", "H27", "H28", "H32", "H33", "H34", "H35",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -95,7 +98,7 @@ BAD_RECIPES = {
         {"kinds": '["flaky"]'},
         "match.kinds[0]: 'flaky' is not allowed (allowed: timeout, http_status, rejected, not_recorded, "
         "route_missing, not_processed, unreachable, contract, slow, error, drift, stale, missing, dead_letters, "
-        "stuck, backlog, config, lint, security)",
+        "stuck, backlog, config, lint, security, zoho_auth, rate_limited)",
     ),
     "glob outside suites": (
         {"nodeids": '["tests/test_x.py::t"]'},
@@ -115,8 +118,8 @@ BAD_RECIPES = {
     ),
     "unknown sql statement": (
         {"steps": '[[steps]]\naction = "sql"\nstatement = "drop_everything"\nrisk = "safe"\n'},
-        "steps[0].statement: 'drop_everything' is not in the SQL library (allowed: queue_counts_by_status, "
-        "recent_inbox_events_for_entity, release_stuck_processing)",
+        "steps[0].statement: 'drop_everything' is not in the SQL library (allowed: dead_letters_by_class, "
+        "queue_counts_by_status, recent_inbox_events_for_entity, release_stuck_processing, requeue_dead_letters)",
     ),
     "unknown sql parameter": (
         {

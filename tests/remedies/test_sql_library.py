@@ -14,6 +14,13 @@ SAMPLE_PARAMS = {
     "queue_counts_by_status": {},
     "recent_inbox_events_for_entity": {"entity_type": "invoice", "window_minutes": 60},
     "release_stuck_processing": {"stale_minutes": 60},
+    "dead_letters_by_class": {},
+    "requeue_dead_letters": {
+        "error_codes": "connection_error,timeout",
+        "row_limit": 10,
+        "resolved_by": "test",
+        "resolution_notes": "test",
+    },
 }
 
 
@@ -29,6 +36,8 @@ def test_shipped_library_has_the_statements_the_recipes_use():
         "queue_counts_by_status": (True, (), None),
         "recent_inbox_events_for_entity": (True, ("entity_type", "window_minutes"), None),
         "release_stuck_processing": (False, ("stale_minutes",), 500),
+        "dead_letters_by_class": (True, (), None),
+        "requeue_dead_letters": (False, ("error_codes", "row_limit", "resolved_by", "resolution_notes"), 500),
     }
     assert set(SAMPLE_PARAMS) == set(library)
 

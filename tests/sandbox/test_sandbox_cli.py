@@ -52,13 +52,19 @@ def test_cli_runs_a_keyed_sandbox_from_up_to_down(spare_home: Path) -> None:
         assert (accepted.status_code, accepted.json()["queued"]) == (202, True)
 
     status = cli("status", *home)
-    assert (status.returncode, status.stdout) == (0, "postgres: running\napp: running\nworker: running\n")
+    assert (status.returncode, status.stdout) == (
+        0,
+        "postgres: running\napp: running\nworker: running\nzoho: running\n",
+    )
 
     by_state = {"TSH_SANDBOX_STATE": f"{spare_home}/state.json"}
     assert cli("fault", "add", "worker-down", "webhook-error:users", env=by_state).returncode == 0
     assert cli("fault", "list", env=by_state).stdout == "webhook-error:users\nworker-down\n"
     stopped = cli("status", "--state", f"{spare_home}/state.json")
-    assert (stopped.returncode, stopped.stdout) == (3, "postgres: running\napp: running\nworker: stopped\n")
+    assert (stopped.returncode, stopped.stdout) == (
+        3,
+        "postgres: running\napp: running\nworker: stopped\nzoho: running\n",
+    )
 
     bad = cli("fault", "add", "webhook-error:users", "webhook-error:bills", *home)
     assert bad.returncode == 2

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import stat
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,20 +18,33 @@ import sandbox.postgres
 from sandbox import FAULT_NAMES, Sandbox, SandboxError
 from sandbox.controller import runtime_root
 from sandbox.erp.entities import WEBHOOK_ROUTES
+from sandbox.provision import api_token
 
 
 def test_start_publishes_addresses_and_keeps_secrets_private(sandbox: Sandbox, db_password: str) -> None:
-    assert sandbox.status() == {"postgres": "running", "app": "running", "worker": "running"}
+    assert sandbox.status() == {"postgres": "running", "app": "running", "worker": "running", "zoho": "running"}
     assert sandbox.is_running()
     port = json.loads(sandbox.state_file.read_text())["ports"]["postgres"]
     assert sandbox.db_url == f"postgresql://tsh_app:{db_password}@127.0.0.1:{port}/tsh_erp"
+    zoho = json.loads((sandbox.home / "zoho.json").read_text())
     assert sandbox.env() == {
         "TSH_SANDBOX_STATE": str(sandbox.state_file),
         "TSH_SANDBOX_BASE_URL": sandbox.base_url,
         "TSH_SANDBOX_DB_URL": sandbox.db_url,
         "TSH_SANDBOX_WEBHOOK_KEY": "",
+        "TSH_SANDBOX_ENV_FILE": str(sandbox.home / "app.env"),
+        "TSH_SANDBOX_SOURCE_DIR": str(sandbox.home / "source"),
+        "TSH_SANDBOX_API_TOKEN": api_token(db_password),
+        "TSH_SANDBOX_PYTHON": sys.executable,
+        "TSH_SANDBOX_ZOHO_URL": sandbox.zoho_url,
+        "TSH_SANDBOX_ZOHO_CLIENT_ID": zoho["client_id"],
+        "TSH_SANDBOX_ZOHO_CLIENT_SECRET": zoho["client_secret"],
+        "TSH_SANDBOX_ZOHO_REFRESH_TOKEN": zoho["refresh_token"],
+        "TSH_SANDBOX_ZOHO_ORGANIZATION_ID": zoho["organization_id"],
     }
+    assert stat.S_IMODE((sandbox.home / "zoho.json").stat().st_mode) == 0o600
     assert db_password not in sandbox.state_file.read_text()
+    assert stat.S_IMODE((sandbox.home / "app.env").stat().st_mode) == 0o600
     assert db_password not in repr(sandbox)
     secrets_file = sandbox.home / "secrets.json"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
@@ -95,7 +109,7 @@ def test_failed_start_stops_everything_and_names_the_logs(
     )
     assert not (spare_home / "pgdata").exists()
     assert Sandbox.attach(spare_home / "state.json", require_running=False).status() == dict.fromkeys(
-        ("postgres", "app", "worker"), "stopped"
+        ("postgres", "app", "worker", "zoho"), "stopped"
     )
 
 
@@ -107,7 +121,7 @@ def test_bad_fault_spec_names_the_allowed_faults(sandbox: Sandbox) -> None:
 
 
 def test_unknown_service_is_refused(sandbox: Sandbox) -> None:
-    with pytest.raises(SandboxError, match=r"^unknown service 'redis'; services: postgres, app, worker$"):
+    with pytest.raises(SandboxError, match=r"^unknown service 'redis'; services: postgres, app, worker, zoho$"):
         sandbox.service("redis", "start")
 
 
@@ -188,7 +202,7 @@ def test_worker_down_leaves_events_pending_until_restarted(sandbox: Sandbox, sen
 @pytest.mark.timeout(60)
 def test_backend_down_stops_the_app_and_reset_brings_it_back(sandbox: Sandbox, client: httpx.Client) -> None:
     sandbox.apply_fault("backend-down")
-    assert sandbox.status() == {"postgres": "running", "app": "stopped", "worker": "running"}
+    assert sandbox.status() == {"postgres": "running", "app": "stopped", "worker": "running", "zoho": "running"}
     assert sandbox.faults() == ["backend-down"]
     with pytest.raises(httpx.ConnectError):
         client.get("/health", timeout=1.0)

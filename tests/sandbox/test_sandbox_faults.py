@@ -23,6 +23,22 @@ def test_fault_names_are_the_documented_set() -> None:
         "webhook-missing",
         "worker-down",
         "backend-down",
+        "secret-placeholder",
+        "secret-missing",
+        "endpoint-error",
+        "endpoint-slow",
+        "auth-open",
+        "zoho-drift",
+        "zoho-stale",
+        "zoho-auth-invalid",
+        "zoho-rate-limit",
+        "zoho-down",
+        "dead-letters",
+        "stuck-processing",
+        "backlog",
+        "migration-behind",
+        "missing-table",
+        "missing-column",
     )
 
 

@@ -1,0 +1,1 @@
+"""A tiny sample of an ERP backend package."""

@@ -1,0 +1,1 @@
+"""The sandbox's Zoho simulator: OAuth refresh, Books and Inventory lists, rate limits and faults."""

@@ -1,0 +1,68 @@
+"""api.bff_salesperson_smoke: the BFF routes answer with the bearer token, refuse anonymous calls, and are quick.
+
+The bearer token is a secret: it goes only into the Authorization header and the
+redactor masks it wherever it might be echoed.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from fixtures.failures import CheckFailed
+from fixtures.http import send
+
+pytestmark = [pytest.mark.staging, pytest.mark.api]
+
+REFUSED = (401, 403)
+
+
+def test_bff_endpoint_answers_without_server_error(endpoint, inventory, http_client):
+    url, headers = _request(inventory, endpoint)
+    exchange = send(http_client, "GET", url, headers=headers)
+    if exchange.status >= 500:
+        raise CheckFailed("http_status", f"GET {url}: server error with the bearer token", **exchange.evidence())
+
+
+def test_bff_endpoint_refuses_anonymous_calls(protected_endpoint, inventory, http_client):
+    url = f"{inventory.http.base_url}{inventory.api.endpoint(protected_endpoint).path}"
+    exchange = send(http_client, "GET", url)
+    if exchange.status in REFUSED:
+        return
+    kind = "security" if 200 <= exchange.status < 300 else "http_status"
+    raise CheckFailed(
+        kind, f"GET {url} without a token: expected 401 or 403, got {exchange.status}", **exchange.evidence()
+    )
+
+
+def test_bff_endpoint_latency_within_limit(endpoint, inventory, http_client):
+    url, headers = _request(inventory, endpoint)
+    settings = inventory.api
+    latencies = [send(http_client, "GET", url, headers=headers).latency_ms for _ in range(settings.latency_samples)]
+    p95 = percentile(latencies, 95)
+    if p95 > settings.latency_ms:
+        raise CheckFailed(
+            "slow",
+            f"GET {url}: P95 latency above the limit",
+            actual_p95_ms=round(p95, 1),
+            limit_ms=settings.latency_ms,
+            samples_ms=[round(v, 1) for v in latencies],
+        )
+
+
+def _request(inventory, name: str) -> tuple[str, dict[str, str]]:
+    """The endpoint's URL and headers; a protected endpoint without a configured token is skipped."""
+    endpoint = inventory.api.endpoint(name)
+    token = inventory.api.bearer_token
+    if not endpoint.protected:
+        return f"{inventory.http.base_url}{endpoint.path}", {}
+    if token is None:
+        pytest.skip("no bearer token configured ([api] bearer_token)")
+    return f"{inventory.http.base_url}{endpoint.path}", {"Authorization": f"Bearer {token.get_secret_value()}"}
+
+
+def percentile(values: list[float], percent: int) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]

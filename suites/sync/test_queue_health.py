@@ -1,0 +1,220 @@
+"""tds.*: the sync queue drains, nothing is stuck or dead-lettered beyond the limits, webhook events complete.
+
+Every query is read-only, through ``fixtures.db.connect``; the limits are the
+inventory's ``[tds]`` section (defaults from CATALOG.md sections 1.6 and 3.5).
+
+Probe rows: the counts of dead letters, stuck rows and pending rows include
+every row (a stuck probe is a stuck queue). The delay and webhook-success
+measures leave out rows whose ``source_entity_id`` starts with the probe prefix,
+except the probes this module posts itself: earlier runs' probes (and the
+sandbox's fault rows, which carry the prefix) are test traffic whose timing and
+fate depend on which runs came before, and would make those measures flaky.
+
+No vacuous pass: on a target that allows mutating checks, this module first
+posts one probe per webhook route and requires each to complete, so the delay
+of every entity and the webhook success rate always rest on the suite's own
+evidence; where nothing can be measured (no settled event, no completed row in
+the window) the check fails with kind ``not_processed``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.db import connect
+from fixtures.failures import CheckFailed
+from fixtures.inventory import Inventory
+from fixtures.webhooks import WebhookProbe, WebhookProber
+
+pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.sync]
+
+SHOWN_IDS = 20
+
+
+@pytest.fixture(scope="session")
+def queue_probes(inventory: Inventory, http_client) -> dict[str, WebhookProbe]:
+    """One probe per webhook route, followed until it completes; none where mutating checks are not allowed."""
+    if not inventory.checks.allow_mutating:
+        return {}
+    prober = WebhookProber(inventory, http_client)
+    probes = prober.probe(list(inventory.webhooks.routes))
+    prober.await_completion(probes)
+    return probes
+
+
+def _measured(inventory: Inventory, probes: dict[str, WebhookProbe]) -> dict:
+    """Query parameters that leave out probe rows other than this run's own (see the module docstring)."""
+    return {
+        "probe_pattern": f"{inventory.webhooks.probe_prefix}%",
+        "own_probes": [probe.probe_id for probe in probes.values()],
+        "hours": inventory.tds.window_hours,
+    }
+
+
+def test_dead_letters_within_limit(inventory):
+    limit = inventory.tds.dead_letters_max
+    with connect(inventory) as db:
+        groups = db.execute(
+            """
+            SELECT entity_type::text AS entity_type, coalesce(error_code, 'none') AS error_code, count(*) AS rows
+            FROM (
+                SELECT entity_type, error_code FROM tds_sync_queue WHERE status = 'dead_letter'
+                UNION ALL
+                SELECT d.entity_type, d.error_code FROM tds_dead_letter_queue AS d
+                WHERE NOT d.resolved
+                  AND NOT EXISTS (SELECT 1 FROM tds_sync_queue AS q
+                                  WHERE q.id = d.sync_queue_id AND q.status = 'dead_letter')
+            ) AS dead
+            GROUP BY 1, 2
+            ORDER BY 3 DESC, 1, 2
+            """
+        ).fetchall()
+    total = sum(group["rows"] for group in groups)
+    if total > limit:
+        raise CheckFailed(
+            "dead_letters",
+            f"{total} dead-lettered sync events, above the limit of {limit}",
+            dead_letters=total,
+            limit=limit,
+            by_entity_and_error_code=groups,
+        )
+
+
+def test_no_item_stuck_in_processing(inventory):
+    minutes = inventory.tds.stuck_processing_minutes
+    with connect(inventory) as db:
+        stuck = db.execute(
+            """
+            SELECT id::text AS id, entity_type::text AS entity_type, started_at, lock_expires_at
+            FROM tds_sync_queue
+            WHERE status = 'processing'
+              AND (started_at < now() - make_interval(mins => %(minutes)s)
+                   OR lock_expires_at < now() - interval '2 hours')
+            ORDER BY started_at
+            """,
+            {"minutes": minutes},
+        ).fetchall()
+    if stuck:
+        raise CheckFailed(
+            "stuck",
+            f"{len(stuck)} queue items in processing for more than {minutes} min",
+            stuck=len(stuck),
+            limit_minutes=minutes,
+            oldest_started_at=stuck[0]["started_at"].isoformat(),
+            ids=[row["id"] for row in stuck[:SHOWN_IDS]],
+        )
+
+
+def test_pending_backlog_within_limits(inventory):
+    limits = inventory.tds
+    with connect(inventory) as db:
+        backlog = db.execute(
+            """
+            SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
+                   extract(epoch FROM now() - min(coalesce(next_retry_at, created_at)))::float AS oldest_age_s
+            FROM tds_sync_queue
+            WHERE status = 'pending' OR (status = 'retry' AND next_retry_at <= now())
+            """
+        ).fetchone()
+    oldest_limit_s = limits.oldest_pending_minutes * 60
+    oldest = backlog["oldest_age_s"] or 0.0
+    if backlog["pending"] > limits.pending_max or oldest > oldest_limit_s:
+        raise CheckFailed(
+            "backlog",
+            "the sync queue is not draining: pending rows or the oldest pending age above the limits",
+            pending=backlog["pending"],
+            pending_max=limits.pending_max,
+            oldest_pending_age_s=round(oldest, 1),
+            oldest_pending_limit_s=oldest_limit_s,
+        )
+
+
+def test_sync_delay_within_limit(tds_entity, inventory, queue_probes):
+    limit_s = inventory.tds.sync_delay_seconds
+    with connect(inventory) as db:
+        delay = db.execute(
+            """
+            SELECT count(*) AS completed,
+                   avg(extract(epoch FROM completed_at - created_at))::float AS average_s,
+                   max(extract(epoch FROM completed_at - created_at))::float AS max_s
+            FROM tds_sync_queue
+            WHERE entity_type::text = %(entity)s
+              AND status = 'completed'
+              AND completed_at > now() - make_interval(hours => %(hours)s)
+              AND (source_entity_id NOT LIKE %(probe_pattern)s OR source_entity_id = ANY(%(own_probes)s))
+            """,
+            {"entity": tds_entity, **_measured(inventory, queue_probes)},
+        ).fetchone()
+    if not delay["completed"]:
+        raise CheckFailed(
+            "not_processed",
+            f"no {tds_entity} queue row completed in the last {inventory.tds.window_hours} h: no delay to measure",
+            own_probes=[probe.probe_id for probe in queue_probes.values() if probe.route.tds_entity == tds_entity],
+        )
+    if delay["average_s"] > limit_s:
+        raise CheckFailed(
+            "slow",
+            f"{tds_entity}: average enqueue-to-completion delay above the limit",
+            average_s=round(delay["average_s"], 2),
+            max_s=round(delay["max_s"], 2),
+            limit_s=limit_s,
+            completed=delay["completed"],
+        )
+
+
+def test_webhook_events_reach_completed(inventory, queue_probes):
+    own_failures = _own_probe_failures(queue_probes)
+    if own_failures:
+        raise CheckFailed(
+            "not_processed",
+            f"{len(own_failures)} of the suite's own webhook probes did not reach completed",
+            probes=own_failures,
+        )
+    threshold = inventory.tds.webhook_success_rate
+    with connect(inventory) as db:
+        # Events still in flight (pending, processing, retry) are not settled: the backlog
+        # and stuck checks judge those. An event that never reached the queue has failed.
+        groups = db.execute(
+            """
+            SELECT e.entity_type::text AS entity_type,
+                   count(*) AS settled,
+                   count(*) FILTER (WHERE q.status = 'completed') AS completed
+            FROM tds_inbox_events AS e
+            LEFT JOIN tds_sync_queue AS q ON q.inbox_event_id = e.id
+            WHERE e.received_at > now() - make_interval(hours => %(hours)s)
+              AND (e.source_entity_id NOT LIKE %(probe_pattern)s OR e.source_entity_id = ANY(%(own_probes)s))
+              AND (q.status IS NULL OR q.status NOT IN ('pending', 'processing', 'retry'))
+            GROUP BY 1
+            ORDER BY 1
+            """,
+            _measured(inventory, queue_probes),
+        ).fetchall()
+    settled = sum(group["settled"] for group in groups)
+    completed = sum(group["completed"] for group in groups)
+    hours = inventory.tds.window_hours
+    if not settled:
+        raise CheckFailed(
+            "not_processed",
+            f"no settled webhook event in the last {hours} h: the success rate cannot be shown",
+            window_hours=hours,
+        )
+    rate = completed / settled
+    if rate < threshold:
+        raise CheckFailed(
+            "not_processed",
+            f"{rate:.1%} of the webhook events of the last {hours} h reached completed, below {threshold:.1%}",
+            settled=settled,
+            completed=completed,
+            rate=round(rate, 4),
+            threshold=threshold,
+            by_entity=groups,
+        )
+
+
+def _own_probe_failures(probes: dict[str, WebhookProbe]) -> list[dict]:
+    failures = []
+    for name, probe in probes.items():
+        failure = probe.failure or probe.completion_failure
+        if failure is not None:
+            failures.append({"route": name, "probe_id": probe.probe_id, "kind": failure.kind, "why": failure.title})
+    return failures
