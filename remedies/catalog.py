@@ -15,7 +15,6 @@ placeholder without a value stays as written.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from fixtures.file_errors import describe_validation_error, display, read_toml, require_unique
 
 REMEDIES_DIR = Path(__file__).resolve().parent
 RECIPES_DIR = REMEDIES_DIR / "recipes"
@@ -159,17 +160,14 @@ class _SqlLibraryFile(_Model):
     @field_validator("statements")
     @classmethod
     def _unique_names(cls, statements: list[SqlStatement]) -> list[SqlStatement]:
-        names = [statement.name for statement in statements]
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise ValueError(f"statement names must be unique; repeated: {', '.join(repeated)}")
+        require_unique([statement.name for statement in statements], "statement names")
         return statements
 
 
 def load_sql_library(path: Path = SQL_LIBRARY_PATH) -> dict[str, SqlStatement]:
     """Read and validate the named SQL statements, keyed by name."""
     try:
-        library = _SqlLibraryFile.model_validate(_read_toml(path))
+        library = _SqlLibraryFile.model_validate(read_toml(path, RecipeError, Path.cwd()))
     except ValidationError as error:
         raise RecipeError(_describe_validation_error(path, error, _SqlLibraryFile)) from None
     return {statement.name: statement for statement in library.statements}
@@ -396,7 +394,7 @@ def load_catalog(directory: Path = RECIPES_DIR, sql_library: Path = SQL_LIBRARY_
     statements = load_sql_library(sql_library)
     files = sorted(directory.glob("*.toml"))
     if not files:
-        raise RecipeError(f"{_display(directory)}: no recipe files (*.toml)")
+        raise RecipeError(f"{display(directory, Path.cwd())}: no recipe files (*.toml)")
     recipes: dict[str, tuple[Recipe, Path]] = {}
     for path in files:
         recipe = _load_recipe(path, statements)
@@ -405,7 +403,7 @@ def load_catalog(directory: Path = RECIPES_DIR, sql_library: Path = SQL_LIBRARY_
             other = next((p for r, p in recipes.values() if getattr(r, field) == value), None)
             if other is not None:
                 raise RecipeError(
-                    f"{_display(path)}: {field}: {value!r} is already used by {other.name} (must be unique)"
+                    f"{display(path, Path.cwd())}: {field}: {value!r} is already used by {other.name} (must be unique)"
                 )
         recipes[recipe.id] = (recipe, path)
     return Catalog(tuple(recipe for _, (recipe, _) in sorted(recipes.items())))
@@ -413,48 +411,37 @@ def load_catalog(directory: Path = RECIPES_DIR, sql_library: Path = SQL_LIBRARY_
 
 def _load_recipe(path: Path, statements: Mapping[str, SqlStatement]) -> Recipe:
     try:
-        recipe = Recipe.model_validate(_read_toml(path), context={"sql_library": statements})
+        recipe = Recipe.model_validate(read_toml(path, RecipeError, Path.cwd()), context={"sql_library": statements})
     except ValidationError as error:
         raise RecipeError(_describe_validation_error(path, error, Recipe)) from None
     expected = f"{recipe.id}_{recipe.key}.toml"
     if path.name != expected:
-        raise RecipeError(f"{_display(path)}: file name: must be {expected} (id and key)")
+        raise RecipeError(f"{display(path, Path.cwd())}: file name: must be {expected} (id and key)")
     return recipe
 
 
 # --- error messages ---------------------------------------------------------------------
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise RecipeError(f"{_display(path)}: not valid TOML: {error}") from None
-    except OSError as error:
-        raise RecipeError(f"{_display(path)}: cannot read: {error.strerror}") from None
-
-
 def _describe_validation_error(path: Path, error: ValidationError, root: type[BaseModel]) -> str:
-    first = error.errors()[0]
+    return describe_validation_error(
+        path,
+        error,
+        base=Path.cwd(),
+        allowed_keys=lambda location: _allowed_keys(root, location),
+        special=_step_tags,
+        shown=_without_step_tags,
+    )
+
+
+def _step_tags(first: dict[str, Any]) -> tuple[tuple, str] | None:
+    """Recipe steps are a union tagged by ``action``: name the tag, not pydantic's union path."""
     location = _without_step_tags(tuple(first["loc"]))
-    kind, context = first["type"], first.get("ctx", {})
-    if kind == "union_tag_invalid":
-        location += ("action",)
-        message = f"{context['tag']!r} is not allowed (allowed: {', '.join(ACTIONS)})"
-    elif kind == "union_tag_not_found":
-        location += ("action",)
-        message = f"required key is missing (allowed: {', '.join(ACTIONS)})"
-    elif kind == "extra_forbidden":
-        message = f"unknown key (allowed: {', '.join(_allowed_keys(root, tuple(first['loc'])[:-1]))})"
-    elif kind == "missing":
-        message = "required key is missing"
-    elif kind == "literal_error":
-        allowed = ", ".join(re.findall(r"'([^']*)'", context["expected"]))
-        message = f"{first['input']!r} is not allowed (allowed: {allowed})"
-    else:
-        message = first["msg"].removeprefix("Value error, ")
-    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{_display(path)}: {_dotted(location)}: {message}{more}"
+    if first["type"] == "union_tag_invalid":
+        return (*location, "action"), f"{first['ctx']['tag']!r} is not allowed (allowed: {', '.join(ACTIONS)})"
+    if first["type"] == "union_tag_not_found":
+        return (*location, "action"), f"required key is missing (allowed: {', '.join(ACTIONS)})"
+    return None
 
 
 def _without_step_tags(location: tuple) -> tuple:
@@ -478,17 +465,3 @@ def _allowed_keys(root: type[BaseModel], location: tuple) -> list[str]:
 
 def _is_model(value: object) -> bool:
     return isinstance(value, type) and issubclass(value, BaseModel)
-
-
-def _dotted(location: tuple) -> str:
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

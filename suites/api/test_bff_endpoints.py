@@ -6,12 +6,10 @@ redactor masks it wherever it might be echoed.
 
 from __future__ import annotations
 
-import statistics
-
 import pytest
 
 from fixtures.failures import CheckFailed
-from fixtures.http import send
+from fixtures.http import require_p95_latency, send
 
 pytestmark = [pytest.mark.staging, pytest.mark.api]
 
@@ -39,16 +37,9 @@ def test_bff_endpoint_refuses_anonymous_calls(protected_endpoint, inventory, htt
 def test_bff_endpoint_latency_within_limit(endpoint, inventory, http_client):
     url, headers = _request(inventory, endpoint)
     settings = inventory.api
-    latencies = [send(http_client, "GET", url, headers=headers).latency_ms for _ in range(settings.latency_samples)]
-    p95 = percentile(latencies, 95)
-    if p95 > settings.latency_ms:
-        raise CheckFailed(
-            "slow",
-            f"GET {url}: P95 latency above the limit",
-            actual_p95_ms=round(p95, 1),
-            limit_ms=settings.latency_ms,
-            samples_ms=[round(v, 1) for v in latencies],
-        )
+    require_p95_latency(
+        http_client, url, samples=settings.latency_samples, limit_ms=settings.latency_ms, headers=headers
+    )
 
 
 def _request(inventory, name: str) -> tuple[str, dict[str, str]]:
@@ -60,9 +51,3 @@ def _request(inventory, name: str) -> tuple[str, dict[str, str]]:
     if token is None:
         pytest.skip("no bearer token configured ([api] bearer_token)")
     return f"{inventory.http.base_url}{endpoint.path}", {"Authorization": f"Bearer {token.get_secret_value()}"}
-
-
-def percentile(values: list[float], percent: int) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import statistics
-
 import pytest
 
 from fixtures.failures import CheckFailed
-from fixtures.http import send
+from fixtures.http import require_p95_latency, send
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.api]
 
@@ -23,21 +21,6 @@ def test_health_reports_healthy(base, inventory, http_client):
 
 
 def test_health_latency_within_limit(base, inventory, http_client):
-    url = f"{inventory.http.health_bases()[base]}/health"
     limits = inventory.thresholds
-    latencies = [send(http_client, "GET", url).latency_ms for _ in range(limits.health_latency_samples)]
-    p95 = _percentile(latencies, 95)
-    if p95 > limits.health_latency_ms:
-        raise CheckFailed(
-            "slow",
-            f"GET {url}: P95 latency above the limit",
-            actual_p95_ms=round(p95, 1),
-            limit_ms=limits.health_latency_ms,
-            samples_ms=[round(v, 1) for v in latencies],
-        )
-
-
-def _percentile(values: list[float], percent: int) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+    url = f"{inventory.http.health_bases()[base]}/health"
+    require_p95_latency(http_client, url, samples=limits.health_latency_samples, limit_ms=limits.health_latency_ms)

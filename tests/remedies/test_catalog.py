@@ -92,7 +92,7 @@ BAD_RECIPES = {
     ),
     "unknown explains key": (
         {"extra": '[explains]\nnodes = ["suites/*"]\n'},
-        "explains.nodes: unknown key (allowed: kinds, nodeids)",
+        "explains.nodes: unknown key (allowed: kinds, nodeids); did you mean 'nodeids'?",
     ),
     "unknown kind": (
         {"kinds": '["flaky"]'},
