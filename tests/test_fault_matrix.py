@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from expected import ALL_CHECKS, DELIVERY_CHECK_FILES, HEALTH, ROUTES, accepts, completes, route_served
 
@@ -86,3 +87,16 @@ def test_every_hung_webhook_fails_as_timeout_within_one_timeout_not_nine(suite):
     # Probed one after another, nine hung webhooks would take nine HTTP timeouts.
     sandbox_timeout_s = 3.0
     assert run.seconds < len(ROUTES) * sandbox_timeout_s, run.seconds
+
+
+def test_a_two_worker_run_posts_one_probe_per_route(suite, healthy_sandbox):
+    def probe_events() -> int:
+        with psycopg.connect(healthy_sandbox.db_url, connect_timeout=5) as db:
+            query = "SELECT count(*) FROM tds_inbox_events WHERE source_entity_id LIKE 'tshprobe-%%'"
+            return db.execute(query).fetchone()[0]
+
+    before = probe_events()
+    run = suite("-m", "staging", "-n", "2")
+    assert run.exit_code == 0, run.output
+    # Delivery, completion and queue-health checks on both workers share one probe set.
+    assert probe_events() - before == len(ROUTES)

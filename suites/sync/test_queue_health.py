@@ -24,7 +24,7 @@ import pytest
 from fixtures.db import connect
 from fixtures.failures import CheckFailed
 from fixtures.inventory import Inventory
-from fixtures.webhooks import WebhookProbe, WebhookProber
+from fixtures.webhooks import WebhookProbe
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.sync]
 
@@ -32,14 +32,11 @@ SHOWN_IDS = 20
 
 
 @pytest.fixture(scope="session")
-def queue_probes(inventory: Inventory, http_client) -> dict[str, WebhookProbe]:
+def queue_probes(inventory: Inventory, request: pytest.FixtureRequest) -> dict[str, WebhookProbe]:
     """One probe per webhook route, followed until it completes; none where mutating checks are not allowed."""
     if not inventory.checks.allow_mutating:
         return {}
-    prober = WebhookProber(inventory, http_client)
-    probes = prober.probe(list(inventory.webhooks.routes))
-    prober.await_completion(probes)
-    return probes
+    return request.getfixturevalue("probe_store").completed(list(inventory.webhooks.routes))
 
 
 def _measured(inventory: Inventory, probes: dict[str, WebhookProbe]) -> dict:
