@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -55,7 +56,7 @@ class FaultTarget(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
-class FaultKind:
+class FaultKind(ABC):
     """A named fault; ``arguments`` lists the values its argument may take (empty: none)."""
 
     name: str
@@ -74,11 +75,13 @@ class FaultKind:
         if not self.arguments and argument is not None:
             raise SandboxError(f"fault {self.name} takes no argument (got {argument!r})")
 
+    @abstractmethod
     def apply(self, target: FaultTarget, fault: Fault) -> None:
-        raise NotImplementedError
+        """Make the fault happen."""
 
+    @abstractmethod
     def active_specs(self, target: FaultTarget) -> list[str]:
-        raise NotImplementedError
+        """The specs of this kind that are in force now."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,8 +210,9 @@ class DataFault(FaultKind):
     def usage(self) -> str:
         return f"{self.name}:{self.argument_usage}" if self.argument_usage else self.name
 
+    @abstractmethod
     def undo(self, target: FaultTarget) -> None:
-        raise NotImplementedError
+        """Take back every change this kind of fault made."""
 
 
 @dataclass(frozen=True, kw_only=True)
