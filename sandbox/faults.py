@@ -395,6 +395,7 @@ FAULTS: dict[str, FaultKind] = {
         ),
         ServiceDownFault(name="worker-down", summary="the sync worker is stopped", service="worker"),
         ServiceDownFault(name="backend-down", summary="the ERP app is stopped", service="app"),
+        ServiceDownFault(name="database-down", summary="the PostgreSQL server is stopped", service="postgres"),
         EnvFileFault(name="secret-placeholder", summary="the env file's VAR becomes <CHANGE_ME>", remove=False),
         EnvFileFault(name="secret-missing", summary="the env file loses the line of VAR", remove=True),
         EndpointFault(name="endpoint-error", summary="the BFF path answers 500 (after authentication)"),

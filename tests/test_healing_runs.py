@@ -56,3 +56,35 @@ def test_dry_run_prints_the_plan_and_changes_nothing(suite, healthy_sandbox):
     assert "restart" in run.output and "worker" in run.output
     assert {f["healed"] for f in run.findings["failures"]} == {None}
     assert not [e for e in run.ledger() if e["decision"] == "run" and e["result"] == "ok"]
+
+
+DB_CONNECT = "suites/database/test_connection.py::test_database_answers_select_1"
+
+
+def test_database_down_is_the_root_of_every_dependent_failure(suite):
+    run = suite("-m", "staging", "--sandbox-fault", "database-down")
+    assert run.exit_code == 1, run.output
+    failures = {f["nodeid"]: f for f in run.findings["failures"]}
+    assert (failures[DB_CONNECT]["kind"], failures[DB_CONNECT]["recipe"]) == ("unreachable", "H36")
+    assert failures[DB_CONNECT]["root_cause"] is None
+    assert {f["root_cause"] for nodeid, f in failures.items() if nodeid != DB_CONNECT} == {DB_CONNECT}
+    # The app itself does not need the database to answer /health.
+    assert "suites/api/test_health.py::test_health_reports_healthy[app]" not in failures
+
+
+def test_database_down_heals_only_with_approval(suite, healthy_sandbox):
+    refused = suite(
+        "-m", "staging", "-k", "select_1 or reaches_completed", "--sandbox-fault", "database-down", "--heal"
+    )
+    assert refused.exit_code == 1, refused.output
+    assert [(e["recipe"], e["decision"]) for e in refused.ledger() if e["action"] == "service"] == [
+        ("H36", "needs_approval")
+    ]
+    healed = suite(
+        "-m", "staging", "-k", "select_1 or reaches_completed", "--sandbox-fault", "database-down",
+        "--heal", "--heal-approve", "H36",
+    )  # fmt: skip
+    assert healed.exit_code == 0, healed.output
+    assert {f["healed"] for f in healed.findings["failures"]} == {True}
+    assert len(healed.findings["failures"]) == 1 + len(ROUTES)
+    assert healthy_sandbox.status()["postgres"] == "running"

@@ -115,7 +115,7 @@ def test_failed_start_stops_everything_and_names_the_logs(
 
 def test_bad_fault_spec_names_the_allowed_faults(sandbox: Sandbox) -> None:
     with pytest.raises(SandboxError) as caught:
-        sandbox.apply_fault("database-down")
+        sandbox.apply_fault("disk-full")
     assert all(name in str(caught.value) for name in FAULT_NAMES)
     assert sandbox.faults() == []
 

@@ -23,6 +23,7 @@ def test_fault_names_are_the_documented_set() -> None:
         "webhook-missing",
         "worker-down",
         "backend-down",
+        "database-down",
         "secret-placeholder",
         "secret-missing",
         "endpoint-error",
