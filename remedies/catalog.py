@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -33,19 +33,14 @@ from pydantic import (
 )
 
 from fixtures.file_errors import describe_validation_error, display, read_toml, require_unique
+from fixtures.kinds import Kind
 
 REMEDIES_DIR = Path(__file__).resolve().parent
 RECIPES_DIR = REMEDIES_DIR / "recipes"
 SQL_LIBRARY_PATH = REMEDIES_DIR / "sql_library.toml"
 
-FailureKind = Literal[
-    "timeout", "http_status", "rejected", "not_recorded", "route_missing", "not_processed",
-    "unreachable", "contract", "slow", "error", "drift", "stale", "missing", "dead_letters",
-    "stuck", "backlog", "config", "lint", "security", "zoho_auth", "rate_limited",
-]  # fmt: skip
 Severity = Literal["info", "warning", "error", "critical"]
 Risk = Literal["safe", "guarded", "destructive"]
-KNOWN_KINDS: tuple[str, ...] = get_args(FailureKind)
 ACTIONS = ("sql", "http", "service", "command", "manual")
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -307,14 +302,14 @@ class MatchRule(_Model):
     """Which failures a recipe handles: node-id globs and, optionally, failure kinds."""
 
     nodeids: list[Glob] = Field(min_length=1)
-    kinds: list[FailureKind] = Field(default_factory=list)
+    kinds: list[Kind] = Field(default_factory=list)
 
 
 class ExplainsRule(_Model):
     """Other failures of the same run that a failure handled by this recipe explains."""
 
     nodeids: list[Glob] = Field(default_factory=list)
-    kinds: list[FailureKind] = Field(default_factory=list)
+    kinds: list[Kind] = Field(default_factory=list)
 
 
 class Recipe(_Model):

@@ -18,6 +18,7 @@ import allure
 import pytest
 from pytest_html import extras as html_extras
 
+from fixtures import kinds
 from fixtures.failures import CheckFailed
 from fixtures.target import TARGET_RUN, runs_checks
 from remedies import reports
@@ -336,7 +337,7 @@ class RemediesPlugin:
         for name, text in files.items():
             self._write(self.reports_dir / name, text)
         self._write(allure_dir / "environment.properties", reports.allure_environment(result))
-        self._write(allure_dir / "categories.json", json.dumps(reports.ALLURE_CATEGORIES, indent=2))
+        self._write(allure_dir / "categories.json", json.dumps(kinds.allure_categories(), indent=2))
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
             self._append(Path(step_summary), files["summary.md"])

@@ -205,21 +205,6 @@ def allure_environment(result: RunResult) -> str:
     return f"target={result.target}\ntarget.kind={result.target_kind}\nchecks.failed={result.failed}\n"
 
 
-ALLURE_CATEGORIES = [
-    {"name": kind.replace("_", " ").capitalize(), "matchedStatuses": ["failed"], "messageRegex": rf"(?s).*\[{kind}\].*"}
-    for kind in (
-        "timeout",
-        "unreachable",
-        "http_status",
-        "rejected",
-        "not_recorded",
-        "route_missing",
-        "not_processed",
-        "contract",
-        "slow",
-    )
-] + [{"name": "Broken checks", "matchedStatuses": ["broken"]}]
-
 
 def write_text(path: Path, text: str, redact: Callable[[str], str]) -> None:
     """Write ``text`` redacted, atomically (a reader never sees half a report)."""

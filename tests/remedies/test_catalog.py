@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fixtures.kinds import Kind
 from remedies.catalog import RecipeError, glob_regex, load_catalog, render
 
 ACCEPT = "suites/webhooks/test_webhook_delivery.py::test_webhook_accepts_and_records_event[{}]"
@@ -96,9 +97,7 @@ BAD_RECIPES = {
     ),
     "unknown kind": (
         {"kinds": '["flaky"]'},
-        "match.kinds[0]: 'flaky' is not allowed (allowed: timeout, http_status, rejected, not_recorded, "
-        "route_missing, not_processed, unreachable, contract, slow, error, drift, stale, missing, dead_letters, "
-        "stuck, backlog, config, lint, security, zoho_auth, rate_limited)",
+        f"match.kinds[0]: 'flaky' is not allowed (allowed: {', '.join(Kind)})",
     ),
     "glob outside suites": (
         {"nodeids": '["tests/test_x.py::t"]'},
