@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "fixtures.target",
+    "fixtures.reporting",
     "fixtures.http",
     "fixtures.webhooks",
     "remedies.plugin",

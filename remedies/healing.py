@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -25,9 +25,12 @@ from typing import Any, Literal
 import filelock
 
 from fixtures.inventory import Inventory
-from remedies.actions import StepResult, is_local_host, row_limit, run_step, why_not_runnable
-from remedies.catalog import CommandStep, HttpStep, ManualStep, Recipe, ServiceStep, SqlStep, Step, is_diagnostic
+from remedies.actions import StepResult, run_step, why_not_runnable
+from remedies.analysis import Failure, roots
+from remedies.catalog import Catalog, ManualStep, Recipe, Step, is_diagnostic
 from remedies.ledger import Ledger, LedgerEntry
+from remedies.render import describe_step, step_context
+from remedies.verify import VerificationError
 
 Decision = Literal["run", "needs_approval", "never", "manual", "cooldown", "healing_disabled"]
 APPROVED_BY_FLAG = "--heal-approve"
@@ -60,41 +63,61 @@ class PlannedStep:
     step: Step
 
 
-def recipe_params(inventory: Inventory, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The values recipe text can use: the failed test's parameters plus target facts.
+@dataclass
+class HealOutcome:
+    """What ``--heal`` planned, ran and verified."""
 
-    Adds ``target`` and ``base_url``, and ``tds_entity`` (the TDS entity type)
-    when ``entity`` names one of the target's webhook routes. The test's own
-    parameters win over these.
-    """
-    facts: dict[str, Any] = {"target": inventory.name, "base_url": inventory.http.base_url}
-    route = next((r for r in inventory.webhooks.routes if r.name == params.get("entity")), None)
-    if route is not None:
-        facts["tds_entity"] = route.tds_entity
-    return {**facts, **params}
+    dry_run: bool
+    steps: list[tuple[PlannedStep, StepResult]] = field(default_factory=list)
+    refused: str = ""  # why nothing ran at all (lock held, healing disabled)
 
 
-def describe(step: Step, inventory: Inventory) -> str:
-    """The exact, one-line description of a rendered step on this target."""
-    match step:
-        case ServiceStep():
-            binding = inventory.services.get(step.service)
-            if binding is None:
-                return f"service {step.operation} {step.service}"
-            where = "" if binding.binding == "sandbox" or is_local_host(binding.host) else f" on {binding.host}"
-            return f"service {step.operation} {step.service} ({binding.binding} binding{where})"
-        case SqlStep():
-            shown = [f"{name}={value}" for name, value in step.params.items()]
-            limit = "read-only" if step.sql.read_only else f"max {row_limit(step.sql, inventory)} rows"
-            return f"sql {step.sql.name} ({', '.join([*shown, limit])})"
-        case HttpStep():
-            body = f" json {json.dumps(step.body, sort_keys=True)}" if step.body is not None else ""
-            return f"http {step.method} {step.path}{body}"
-        case CommandStep():
-            shown = ", ".join(f"{name}={value}" for name, value in step.args.items())
-            return f"command {step.command}" + (f" ({shown})" if shown else "")
-        case ManualStep():
-            return f"manual: {step.text}"
+Rerun = Callable[[list[str]], dict[str, str]]  # node ids -> "passed" | "failed" | "skipped" | "not run"
+
+
+def heal_failures(failures: list[Failure], catalog: Catalog, healer: Healer, rerun: Rerun) -> HealOutcome:
+    """Run the recipes of the root failures, then judge every failure by re-running it."""
+    selected = [(catalog.get(root.recipe), root.params) for root in roots(failures) if root.recipe]
+    outcome = HealOutcome(dry_run=healer.dry_run)
+    try:
+        outcome.steps = healer.execute(healer.plan(selected))
+    except HealingLocked as error:
+        outcome.refused = str(error)
+    if not outcome.dry_run:
+        judge(failures, repaired_recipes(outcome.steps), rerun)
+    return outcome
+
+
+def repaired_recipes(steps: list[tuple[PlannedStep, StepResult]]) -> set[str]:
+    """Recipes that changed the target: a step that is no diagnostic ran and succeeded."""
+    return {
+        planned.recipe_id
+        for planned, result in steps
+        if planned.decision == "run" and result.status == "ok" and not planned.diagnostic
+    }
+
+
+def judge(failures: list[Failure], repaired: set[str], rerun: Rerun) -> None:
+    """Set each failure's verdict: healed only when its root's recipe repaired something and its re-run passed."""
+    by_id = {failure.nodeid: failure for failure in failures}
+    to_rerun = []
+    for failure in failures:
+        root = by_id[failure.root_cause] if failure.root_cause else failure
+        if root.recipe in repaired:
+            to_rerun.append(failure)
+        else:
+            failure.healed = False
+            failure.heal_note = "no repairing step ran for its recipe" if root.recipe else "no recipe"
+    if not to_rerun:
+        return
+    try:
+        outcomes, note = rerun([failure.nodeid for failure in to_rerun]), ""
+    except VerificationError as error:
+        outcomes, note = {}, f"verification failed: {error}"
+    for failure in to_rerun:
+        result = outcomes.get(failure.nodeid, "not run")
+        failure.healed = result == "passed"
+        failure.heal_note = note or f"re-run {result}"
 
 
 class Healer:
@@ -112,7 +135,7 @@ class Healer:
     ) -> None:
         self._inventory = inventory
         self._approvals = approvals
-        self._dry_run = dry_run
+        self.dry_run = dry_run
         self._directory = reports_dir / "healing"
         self._redact = redact
         self._now = now
@@ -128,7 +151,7 @@ class Healer:
         seen: set[str] = set()
         for recipe, params in selected:
             cooldown = self._cooldown_reason(recipe, params)
-            context = recipe_params(self._inventory, params)
+            context = step_context(self._inventory, params)
             for index, template in enumerate(recipe.steps):
                 step = template.rendered(context)
                 identity = f"{step.action}:{step.model_dump_json()}"
@@ -142,7 +165,7 @@ class Healer:
                         step_index=index,
                         action=step.action,
                         risk=step.risk,
-                        description=self._redact(describe(step, self._inventory)),
+                        description=self._redact(describe_step(step, self._inventory)),
                         decision=decision,
                         reason=self._redact(reason),
                         params=dict(params),
@@ -160,7 +183,7 @@ class Healer:
         failing fix step the rest of that recipe (for those parameters) is skipped.
         Raises :class:`HealingLocked` when another heal of the target is running.
         """
-        if self._dry_run:
+        if self.dry_run:
             return [(planned, StepResult("skipped", "dry run")) for planned in plan]
         results: list[tuple[PlannedStep, StepResult]] = []
         failed_fixes: set[tuple[str, str]] = set()

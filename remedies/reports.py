@@ -6,24 +6,12 @@ Every text passes through the run's redactor before it reaches a file.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from remedies.analysis import Failure, explained_by, roots
-
-RISK_MARK = {"safe": "safe", "guarded": "guarded: needs --heal-approve", "destructive": "destructive: never run"}
-
-
-@dataclass
-class HealOutcome:
-    """What ``--heal`` planned, ran and verified."""
-
-    dry_run: bool
-    steps: list = field(default_factory=list)  # (PlannedStep, StepResult | None)
-    refused: str = ""  # why nothing ran at all (lock held, healing disabled)
+from remedies.healing import HealOutcome
+from remedies.render import RISK_NOTE, Renderer, evidence_summary
 
 
 @dataclass
@@ -46,7 +34,7 @@ class RunResult:
         return {"passed": self.passed, "failed": self.failed, "healed": self.healed}
 
 
-def findings_json(result: RunResult, catalog) -> str:
+def findings_json(result: RunResult, renderer: Renderer) -> str:
     document = {
         "target": result.target,
         "summary": result.summary(),
@@ -54,14 +42,14 @@ def findings_json(result: RunResult, catalog) -> str:
         "started_at": result.started_at.isoformat(timespec="seconds"),
         "finished_at": result.finished_at.isoformat(timespec="seconds"),
         "recipes": {
-            recipe_id: catalog.get(recipe_id).title
+            recipe_id: renderer.catalog.get(recipe_id).title
             for recipe_id in sorted({f.recipe for f in result.failures if f.recipe})
         },
     }
     return json.dumps(document, indent=2, default=str) + "\n"
 
 
-def suggestions_text(result: RunResult, catalog) -> str:
+def suggestions_text(result: RunResult, renderer: Renderer) -> str:
     """auto_healing_suggestions.txt: one block per root cause, as the seed pipeline wrote it."""
     lines = [
         "AUTO-HEALING SUGGESTIONS",
@@ -75,7 +63,7 @@ def suggestions_text(result: RunResult, catalog) -> str:
         lines.append("No issue detected: every selected check passed.")
     for group in _group_by_recipe(roots(result.failures)):
         dependents = [dependent for root in group for dependent in explained_by(root, result.failures)]
-        lines += _issue_block(group, dependents, catalog)
+        lines += _issue_block(group, dependents, renderer)
     return "\n".join(lines) + "\n"
 
 
@@ -87,29 +75,30 @@ def _group_by_recipe(root_failures: list[Failure]) -> list[list[Failure]]:
     return list(groups.values())
 
 
-def _issue_block(group: list[Failure], dependents: list[Failure], catalog) -> list[str]:
+def _issue_block(group: list[Failure], dependents: list[Failure], renderer: Renderer) -> list[str]:
     root = group[0]
-    if root.recipe is None:
+    evidence = evidence_summary(root.evidence)
+    rendered = renderer.for_failure(root, root.recipe)
+    if rendered is None:
         return [
             f"ISSUE DETECTED: no recipe for {root.nodeid} (kind {root.kind})",
             f"   Diagnosis: {root.message}",
+            *([f"   Evidence: {evidence}"] if evidence else []),
             "   Suggested Fix: none known; this failure needs a human and a new recipe.",
             *_dependents(dependents),
             "",
         ]
-    recipe = catalog.get(root.recipe)
-    params = _render_params(root)
     lines = [
-        f"ISSUE DETECTED: {recipe.title} [{recipe.id} {recipe.key}, {recipe.severity}]",
+        f"ISSUE DETECTED: {rendered.title} [{rendered.id} {rendered.key}, {rendered.severity}]",
         *[f"   Check: {failure.nodeid} ({failure.kind})" for failure in group],
-        f"   Diagnosis: {recipe.render(recipe.diagnosis, params)}",
-        f"   Evidence: {root.message}",
-        "   Possible Cause: " + "; ".join(recipe.render(cause, params) for cause in recipe.likely_causes),
+        f"   Diagnosis: {rendered.diagnosis}",
+        f"   Finding: {root.message}",
+        *([f"   Evidence: {evidence}"] if evidence else []),
+        "   Possible Cause: " + "; ".join(rendered.likely_causes),
         "   Suggested Fix:",
+        *[f"      {n}. {text} ({RISK_NOTE[risk]})" for n, (text, risk) in enumerate(rendered.steps, 1)],
+        f"   Verification: {rendered.verification}",
     ]
-    for number, step in enumerate(recipe.steps, 1):
-        lines.append(f"      {number}. {describe_step(recipe, step, params)} ({RISK_MARK[step.risk]})")
-    lines.append(f"   Verification: {recipe.render(recipe.verification, params)}")
     if root.healed is not None:
         healed = sum(1 for failure in group if failure.healed)
         lines.append(f"   Healed: {healed}/{len(group)} checks")
@@ -124,24 +113,7 @@ def _dependents(dependents: list[Failure]) -> list[str]:
     ]
 
 
-def describe_step(recipe, step, params: dict) -> str:
-    """A recipe step in words, with the failure's parameters filled in."""
-    if step.action == "manual":
-        return recipe.render(step.text, params)
-    if step.action == "service":
-        return f"{step.operation} service {step.service}"
-    if step.action == "sql":
-        return f"run SQL statement {step.statement}"
-    if step.action == "http":
-        return f"{step.method} {recipe.render(step.path, params)}"
-    return f"run command {step.command}"
-
-
-def _render_params(failure: Failure) -> dict:
-    return {**failure.params, "nodeid": failure.nodeid, "kind": failure.kind, "check": failure.nodeid.split("::")[-1]}
-
-
-def markdown_summary(result: RunResult, catalog) -> str:
+def markdown_summary(result: RunResult, renderer: Renderer) -> str:
     """A Markdown summary fit for $GITHUB_STEP_SUMMARY."""
     verdict = "passed" if not result.failures else ("healed" if result.healed == len(result.failures) else "failed")
     lines = [
@@ -154,12 +126,15 @@ def markdown_summary(result: RunResult, catalog) -> str:
     if result.failures:
         lines += ["| Check | Kind | Recipe | Root cause | Healed |", "|---|---|---|---|---|"]
         for failure in result.failures:
-            recipe = f"{failure.recipe} {catalog.get(failure.recipe).title}" if failure.recipe else "no recipe"
+            recipe = renderer.title(failure.recipe)
             healed = {None: "-", True: "yes", False: "no"}[failure.healed]
             lines.append(
                 f"| `{failure.nodeid}` | {failure.kind} | {recipe} | "
                 f"{'`' + failure.root_cause + '`' if failure.root_cause else 'itself'} | {healed} |"
             )
+    root_lines = root_cause_lines(result, renderer)
+    if root_lines:
+        lines += ["", "### Root causes", "", "```", *root_lines, "```"]
     if result.heal is not None:
         lines += ["", "### Healing" + (" (dry run)" if result.heal.dry_run else ""), ""]
         lines += [f"- {line}" for line in heal_lines(result.heal)] or ["- nothing to do"]
@@ -205,10 +180,16 @@ def allure_environment(result: RunResult) -> str:
     return f"target={result.target}\ntarget.kind={result.target_kind}\nchecks.failed={result.failed}\n"
 
 
-
-def write_text(path: Path, text: str, redact: Callable[[str], str]) -> None:
-    """Write ``text`` redacted, atomically (a reader never sees half a report)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(redact(text), encoding="utf-8")
-    os.replace(partial, path)
+def root_cause_lines(result: RunResult, renderer: Renderer) -> list[str]:
+    """Per root cause: its recipe's diagnosis for this failure and the decisive evidence."""
+    lines = []
+    for root in roots(result.failures):
+        rendered = renderer.for_failure(root, root.recipe)
+        explained = len(explained_by(root, result.failures))
+        also = f" (+{explained} explained)" if explained else ""
+        lines.append(f"root cause {root.nodeid}{also}: {rendered.heading if rendered else 'no recipe'}")
+        lines.append(f"  {rendered.diagnosis if rendered else root.message}")
+        evidence = evidence_summary(root.evidence)
+        if evidence:
+            lines.append(f"  evidence: {evidence}")
+    return lines

@@ -6,26 +6,9 @@ Test ids are the inventory's names (``[invoices]``, ``[app]``), so recipes and
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from fixtures.target import target_inventory
-from remedies.plugin import REPORT_LINE_PROPERTY
-
-
-@pytest.fixture
-def report_line(request: pytest.FixtureRequest):
-    """``report_line(file, line, tally=None)``: a line of a report file the controller writes, sorted, at the end.
-
-    Lines given a tally ("passed" or "failed") are counted in the file's closing ``SUMMARY: Passed: x/N``.
-    """
-
-    def add(file: str, line: str, *, tally: str | None = None) -> None:
-        entry = {"file": file, "line": line, **({"tally": tally} if tally else {})}
-        request.node.user_properties.append((REPORT_LINE_PROPERTY, json.dumps(entry)))
-
-    return add
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

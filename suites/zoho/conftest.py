@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from fixtures.zoho import ZohoClient
-from remedies.plugin import METRICS_PROPERTY
 
 
 @pytest.fixture(scope="session")
@@ -20,9 +17,8 @@ def zoho_client(inventory):
 
 
 @pytest.fixture(autouse=True)
-def _count_zoho_calls(request: pytest.FixtureRequest, zoho_client: ZohoClient):
+def _count_zoho_calls(record_metric, zoho_client: ZohoClient):
     """Carry this check's Zoho calls to the controller, which sums them over all workers."""
     before = dict(zoho_client.calls)
     yield
-    delta = {api: zoho_client.calls[api] - before.get(api, 0) for api in zoho_client.calls}
-    request.node.user_properties.append((METRICS_PROPERTY, json.dumps({"zoho_calls": delta})))
+    record_metric("zoho_calls", {api: zoho_client.calls[api] - before.get(api, 0) for api in zoho_client.calls})

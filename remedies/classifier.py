@@ -1,0 +1,101 @@
+"""The classifier: registered in every process, it puts each failure's finding on its test report.
+
+A failed check's kind, title, evidence, parameters and recipe travel as one
+plain-JSON user property, so they cross from an xdist worker to the
+controller; the report's text is redacted, and the rendered remedy is
+attached for pytest-html and Allure.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+
+import allure
+import pytest
+from pytest_html import extras as html_extras
+
+from fixtures.failures import CheckFailed
+from fixtures.target import TARGET_RUN, TargetRun
+from remedies.analysis import Failure
+from remedies.catalog import Catalog
+from remedies.render import Renderer
+
+FAILURE_PROPERTY = "tsh_failure"
+
+
+class Classifier:
+    def __init__(self, config: pytest.Config, catalog: Catalog) -> None:
+        self.config = config
+        self.catalog = catalog
+
+    @property
+    def target_run(self) -> TargetRun:
+        return self.config.stash[TARGET_RUN]
+
+    @functools.cached_property
+    def renderer(self) -> Renderer:
+        return Renderer(self.catalog, self.target_run.inventory)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report = yield
+        if report.failed:
+            finding = self.classify(item, call, report)
+            report.user_properties.append((FAILURE_PROPERTY, json.dumps(finding)))
+            self._redact_report(report)
+            self._attach_remedy(report, item.nodeid, finding)
+        return report
+
+    def classify(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> dict:
+        """The finding of a failed test: kind, message, evidence, parameters and recipe (all redacted)."""
+        redactor = self.target_run.redactor
+        error = call.excinfo.value if call.excinfo else None
+        if isinstance(error, CheckFailed):
+            kind, title, evidence = error.kind, error.title, error.evidence
+        else:
+            text = str(error).strip().splitlines()[0] if error is not None and str(error).strip() else ""
+            kind = "timeout" if text.startswith("Timeout") else "error"
+            title = f"{type(error).__name__}: {text}" if error is not None else f"failed in {report.when}"
+            evidence = {"phase": report.when}
+        callspec = getattr(item, "callspec", None)
+        params = {key: _plain(value) for key, value in callspec.params.items()} if callspec else {}
+        recipe = self.renderer.catalog.match(report.nodeid, kind)
+        return {
+            "kind": kind,
+            "message": redactor.redact(title),
+            "evidence": redactor.redact_data(evidence),
+            "params": params,
+            "recipe": recipe.id if recipe else None,
+        }
+
+    def _redact_report(self, report: pytest.TestReport) -> None:
+        redactor = self.target_run.redactor
+        text = str(report.longrepr)
+        if redactor.redact(text) != text:
+            report.longrepr = redactor.redact(text)
+        report.sections = [(title, redactor.redact(content)) for title, content in report.sections]
+
+    def _attach_remedy(self, report: pytest.TestReport, nodeid: str, finding: dict) -> None:
+        failure = Failure(nodeid, finding["kind"], finding["params"], finding["evidence"])
+        text = self.target_run.redactor.redact(self.renderer.remedy_text(failure, finding["recipe"]))
+        extras = getattr(report, "extras", [])
+        extras.append(html_extras.html(f'<div class="remedy"><pre>{html.escape(text)}</pre></div>'))
+        report.extras = extras
+        allure.dynamic.label("recipe", finding["recipe"] or "none")
+        allure.dynamic.label("failure_kind", finding["kind"])
+        allure.attach(text, name="Remedy", attachment_type=allure.attachment_type.TEXT)
+
+    @pytest.fixture(autouse=True)
+    def _allure_labels(self, request: pytest.FixtureRequest) -> None:
+        marks = {mark.name for mark in request.node.iter_markers()}
+        allure.dynamic.label("target", self.target_run.inventory.name)
+        for stage in sorted(marks & {"staging", "production"}):
+            allure.dynamic.label("stage", stage)
+        allure.dynamic.feature(request.node.path.parent.name)
+        allure.dynamic.story(request.node.originalname)
+
+
+def _plain(value):
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)

@@ -1,0 +1,183 @@
+"""The run controller: registered only on the xdist controller (or a run without xdist).
+
+It gathers every failure's finding from the test reports, assigns root
+causes, heals and verifies with ``--heal``, writes the report files and the
+terminal section. Workers never write report files.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from fixtures import kinds
+from fixtures.reporting import reports_dir, run_records, write_text
+from fixtures.target import TARGET_RUN, TargetRun
+from remedies import reports
+from remedies.analysis import Failure, assign_root_causes
+from remedies.catalog import Catalog
+from remedies.classifier import FAILURE_PROPERTY
+from remedies.healing import Healer, heal_failures
+from remedies.render import Renderer
+from remedies.verify import rerun_checks
+
+
+class RunController:
+    def __init__(self, config: pytest.Config, catalog: Catalog) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.reports_dir = reports_dir(config)
+        self.outcomes: dict[str, str] = {}
+        self.failures: dict[str, Failure] = {}
+        self.result: reports.RunResult | None = None
+        self.write_errors: list[str] = []
+        self.started_at = datetime.now(UTC)
+
+    @property
+    def target_run(self) -> TargetRun:
+        return self.config.stash[TARGET_RUN]
+
+    @functools.cached_property
+    def renderer(self) -> Renderer:
+        return Renderer(self.catalog, self.target_run.inventory)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.outcomes[report.nodeid] = "failed"
+            properties = dict(report.user_properties)
+            if FAILURE_PROPERTY in properties and report.nodeid not in self.failures:
+                self.failures[report.nodeid] = Failure(report.nodeid, **json.loads(properties[FAILURE_PROPERTY]))
+        elif report.when == "call" or report.skipped:
+            self.outcomes.setdefault(report.nodeid, "passed" if report.passed else "skipped")
+
+    # --- pytest-html -------------------------------------------------------------------
+
+    def pytest_html_results_table_header(self, cells: list) -> None:
+        cells.insert(2, '<th class="sortable" data-column-type="remedy">Remedy</th>')
+
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list) -> None:
+        failure = self.failures.get(report.nodeid)
+        label = self.renderer.title(failure.recipe) if failure is not None and report.failed else ""
+        cells.insert(2, f'<td class="col-remedy">{html.escape(label)}</td>')
+
+    def pytest_html_results_summary(self, prefix: list, summary: list, postfix: list) -> None:
+        if self.result is not None and self.result.heal is not None:
+            lines = reports.heal_lines(self.result.heal) or ["nothing to do"]
+            items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+            prefix.append(f"<h2>Healing</h2><ul>{items}</ul>")
+
+    # --- the end of the run ------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        failures = sorted(self.failures.values(), key=lambda failure: failure.nodeid)
+        assign_root_causes(failures, self.renderer.catalog)
+        option = self.config.option
+        if option.verify_outcomes:
+            self._write(Path(option.verify_outcomes), json.dumps(self.outcomes, indent=2))
+            return
+        heal = self._heal(failures) if (option.heal or option.heal_dry_run) else None
+        inventory = self.target_run.inventory
+        counts = list(self.outcomes.values())
+        self.result = reports.RunResult(
+            target=inventory.name,
+            target_kind=inventory.target.kind,
+            started_at=self.started_at,
+            finished_at=datetime.now(UTC),
+            passed=counts.count("passed"),
+            failed=counts.count("failed"),
+            skipped=counts.count("skipped"),
+            failures=failures,
+            heal=heal,
+        )
+        self._write_reports(self.result)
+        if heal is not None and not heal.dry_run and failures:
+            all_healed = self.result.healed == len(failures)
+            session.exitstatus = pytest.ExitCode.OK if all_healed else pytest.ExitCode.TESTS_FAILED
+
+    def _heal(self, failures: list[Failure]):
+        option = self.config.option
+        run = self.target_run
+        healer = Healer(
+            run.inventory,
+            approvals=set(option.heal_approve),
+            dry_run=bool(option.heal_dry_run),
+            reports_dir=self.reports_dir,
+            redact=run.redactor.redact,
+        )
+
+        def rerun(nodeids: list[str]) -> dict[str, str]:
+            return rerun_checks(nodeids, target=run.inventory.source, reports_dir=self.reports_dir)
+
+        return heal_failures(failures, self.renderer.catalog, healer, rerun)
+
+    def _metric_lines(self) -> list[str]:
+        records = run_records(self.config)
+        return records.metric_lines() if records else []
+
+    def _write_reports(self, result: reports.RunResult) -> None:
+        findings = json.loads(reports.findings_json(result, self.renderer))
+        records = run_records(self.config)
+        if records is not None:
+            findings.update({name: dict(sorted(counts.items())) for name, counts in sorted(records.metrics.items())})
+        files = {
+            "findings.json": json.dumps(findings, indent=2, default=str) + "\n",
+            "auto_healing_suggestions.txt": reports.suggestions_text(result, self.renderer),
+            "summary.md": reports.markdown_summary(result, self.renderer)
+            + "".join(f"\n{line}\n" for line in self._metric_lines()),
+        }
+        if result.heal is not None:
+            stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
+            files[f"healing/healing_report_{stamp}.txt"] = reports.healing_report_text(result)
+        for name, text in files.items():
+            self._write(self.reports_dir / name, text)
+        allure_dir = Path(self.config.option.allure_report_dir)
+        self._write(allure_dir / "environment.properties", reports.allure_environment(result))
+        self._write(allure_dir / "categories.json", json.dumps(kinds.allure_categories(), indent=2))
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            self._append(Path(step_summary), files["summary.md"])
+
+    def _write(self, path: Path, text: str) -> None:
+        try:
+            write_text(path, text, self.target_run.redactor.redact)
+        except OSError as error:
+            self.write_errors.append(f"{path}: {error.strerror or error}")
+
+    def _append(self, path: Path, text: str) -> None:
+        try:
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(self.target_run.redactor.redact(text))
+        except OSError as error:
+            self.write_errors.append(f"{path}: {error.strerror or error}")
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if self.result is None:
+            return
+        result = self.result
+        write = terminalreporter.write_line
+        terminalreporter.section("TSH ERP remedies")
+        write(f"target {result.target}: {result.passed} passed, {result.failed} failed, {result.healed} healed")
+        for line in self._metric_lines():
+            write(line)
+        for failure in result.failures:
+            recipe = failure.recipe or "NO RECIPE"
+            cause = f" (root cause: {failure.root_cause})" if failure.root_cause else ""
+            healed = {None: "", True: " [healed]", False: " [not healed]"}[failure.healed]
+            write(f"{failure.nodeid}: {failure.kind} -> {recipe}{cause}{healed}")
+        for line in reports.root_cause_lines(result, self.renderer):
+            write(line)
+        if result.heal is not None:
+            write("healing plan" + (" (dry run, nothing changed):" if result.heal.dry_run else ":"))
+            for line in reports.heal_lines(result.heal) or ["nothing to do"]:
+                write(f"  {line}")
+        write(f"reports: {self.reports_dir}")
+        records = run_records(self.config)
+        for error in [*self.write_errors, *(records.write_errors if records else [])]:
+            write(f"could not write {error}", red=True)

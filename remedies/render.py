@@ -1,0 +1,176 @@
+"""One renderer of recipes: a recipe as it reads for one failure on one target.
+
+Every output that shows a recipe — the HTML report's Remedy, the Allure
+attachment, ``auto_healing_suggestions.txt``, ``summary.md``, the terminal
+section and the healing plan — renders it here, from one context:
+
+- the failed test's parameters (``{entity}``, ``{zoho_entity}``, ``{variable}``…),
+- the failure itself: ``{nodeid}``, ``{check}`` (the test name with its id),
+  ``{kind}`` and ``{evidence}`` (a one-line summary of its evidence),
+- target facts: ``{target}``, ``{base_url}`` and ``{tds_entity}`` (the TDS
+  entity of the failed webhook route), when the target is known.
+
+The failure's own values win over target facts. Steps are described by one
+describer, :func:`describe_step`, the same text the healing plan and ledger use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fixtures.inventory import Inventory
+from remedies.actions import is_local_host, row_limit
+from remedies.catalog import Catalog, CommandStep, HttpStep, ManualStep, Recipe, ServiceStep, SqlStep, Step, render
+
+EVIDENCE_SUMMARY_CHARS = 240
+RISK_NOTE = {"safe": "safe", "guarded": "guarded: needs --heal-approve", "destructive": "destructive: never run"}
+# Evidence keys that decide a diagnosis, shown first in the summary.
+_DECISIVE_KEYS = ("status", "error_codes", "error", "count", "actual", "limit", "missing_in_erp", "missing_in_zoho")
+
+
+class FailureLike(Protocol):
+    nodeid: str
+    kind: str
+    params: dict[str, Any]
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RenderedRecipe:
+    """A recipe's text for one failure, every placeholder filled."""
+
+    id: str
+    key: str
+    title: str
+    severity: str
+    diagnosis: str
+    likely_causes: list[str]
+    steps: list[tuple[str, str]]  # (description, risk)
+    verification: str
+
+    @property
+    def heading(self) -> str:
+        return f"{self.id} {self.title} ({self.severity})"
+
+
+def target_facts(inventory: Inventory | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    """What the target adds to a recipe's context for a failure with ``params``."""
+    if inventory is None:
+        return {}
+    facts: dict[str, Any] = {"target": inventory.name, "base_url": inventory.http.base_url}
+    route = next((r for r in inventory.webhooks.routes if r.name == params.get("entity")), None)
+    if route is not None:
+        facts["tds_entity"] = route.tds_entity
+    return facts
+
+
+def step_context(inventory: Inventory | None, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a recipe's steps are filled with: target facts, then the failed test's parameters."""
+    return {**target_facts(inventory, params), **params}
+
+
+def evidence_summary(evidence: Mapping[str, Any], limit: int = EVIDENCE_SUMMARY_CHARS) -> str:
+    """``status=500; body=…``: the evidence in one line, decisive keys first, cut at ``limit``."""
+    keys = [key for key in _DECISIVE_KEYS if key in evidence] + [key for key in evidence if key not in _DECISIVE_KEYS]
+    parts = []
+    for key in keys:
+        value = evidence[key]
+        shown = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        parts.append(f"{key}={' '.join(str(shown).split())}")
+    text = "; ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_step(step: Step, inventory: Inventory | None = None) -> str:
+    """The exact, one-line description of a rendered step (on this target, when known)."""
+    match step:
+        case ServiceStep():
+            binding = inventory.services.get(step.service) if inventory else None
+            if binding is None:
+                return f"service {step.operation} {step.service}"
+            where = "" if is_local_host(binding.host) else f" on {binding.host}"
+            return f"service {step.operation} {step.service} ({binding.binding} binding{where})"
+        case SqlStep():
+            shown = [f"{name}={value}" for name, value in step.params.items()]
+            if step.sql.read_only:
+                limit = "read-only"
+            elif inventory is not None:
+                limit = f"max {row_limit(step.sql, inventory)} rows"
+            else:
+                limit = f"max {step.sql.max_rows} rows"
+            return f"sql {step.sql.name} ({', '.join([*shown, limit])})"
+        case HttpStep():
+            body = f" json {json.dumps(step.body, sort_keys=True)}" if step.body is not None else ""
+            return f"http {step.method} {step.path}{body}"
+        case CommandStep():
+            shown = ", ".join(f"{name}={value}" for name, value in step.args.items())
+            return f"command {step.command}" + (f" ({shown})" if shown else "")
+        case ManualStep():
+            return f"manual: {step.text}"
+
+
+class Renderer:
+    """Renders the catalog's recipes for failures of one target."""
+
+    def __init__(self, catalog: Catalog, inventory: Inventory | None = None) -> None:
+        self.catalog = catalog
+        self.inventory = inventory
+
+    def context(self, failure: FailureLike) -> dict[str, Any]:
+        return {
+            **target_facts(self.inventory, failure.params),
+            "nodeid": failure.nodeid,
+            "check": failure.nodeid.split("::")[-1],
+            "kind": failure.kind,
+            "evidence": evidence_summary(failure.evidence),
+            **failure.params,
+        }
+
+    def title(self, recipe_id: str | None) -> str:
+        """``H07 Webhook processing raised an error``, or ``no recipe``."""
+        recipe = self.catalog.get(recipe_id) if recipe_id else None
+        return f"{recipe.id} {recipe.title}" if recipe else "no recipe"
+
+    def recipe(self, recipe: Recipe, failure: FailureLike) -> RenderedRecipe:
+        context = self.context(failure)
+        steps = [template.rendered(context) for template in recipe.steps]
+        return RenderedRecipe(
+            id=recipe.id,
+            key=recipe.key,
+            title=render(recipe.title, context),
+            severity=recipe.severity,
+            diagnosis=render(recipe.diagnosis, context),
+            likely_causes=[render(cause, context) for cause in recipe.likely_causes],
+            steps=[(describe_step(step, self.inventory), step.risk) for step in steps],
+            verification=render(recipe.verification, context),
+        )
+
+    def for_failure(self, failure: FailureLike, recipe_id: str | None) -> RenderedRecipe | None:
+        recipe = self.catalog.get(recipe_id) if recipe_id else None
+        return self.recipe(recipe, failure) if recipe else None
+
+    def remedy_text(self, failure: FailureLike, recipe_id: str | None) -> str:
+        """The Remedy block of the HTML report and the Allure attachment."""
+        rendered = self.for_failure(failure, recipe_id)
+        evidence = evidence_summary(failure.evidence)
+        if rendered is None:
+            return "\n".join(
+                [
+                    f"No recipe matches this failure (kind {failure.kind}). It needs a human and a new recipe.",
+                    *([f"Evidence: {evidence}"] if evidence else []),
+                ]
+            )
+        return "\n".join(
+            [
+                rendered.heading,
+                f"Diagnosis: {rendered.diagnosis}",
+                *([f"Evidence: {evidence}"] if evidence else []),
+                "Likely causes: " + "; ".join(rendered.likely_causes),
+                "Steps:",
+                *[f"  {n}. {text} ({RISK_NOTE[risk]})" for n, (text, risk) in enumerate(rendered.steps, 1)],
+                f"Verification: {rendered.verification}",
+            ]
+        )
