@@ -8,15 +8,12 @@ passes through the caller's redactor before it leaves this module.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
@@ -24,7 +21,7 @@ import httpx
 import psycopg
 import testinfra
 
-from fixtures.inventory import CommandTemplate, Inventory, ServiceBinding
+from fixtures.inventory import PROJECT_ROOT, CommandTemplate, Inventory, ServiceBinding
 from remedies.catalog import (
     CommandStep,
     HttpStep,
@@ -37,10 +34,8 @@ from remedies.catalog import (
     unfilled_placeholders,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVICE_TIMEOUT_SECONDS = 60.0
 LOCAL_HOST = "local://"
-SANDBOX_STATE_VARIABLE = "TSH_SANDBOX_STATE"
 _SAFE_ARGUMENT = re.compile(r"[A-Za-z0-9_.:/-]+")
 _EXCERPT_CHARS = 400
 _SHOWN_ROWS = 20
@@ -210,11 +205,6 @@ def run_http(step: HttpStep, inventory: Inventory) -> StepResult:
 def service_argv(operation: str, binding: ServiceBinding) -> list[str]:
     """The argv that applies ``operation`` to a service through its binding."""
     match binding.binding:
-        case "sandbox":
-            state = os.environ.get(SANDBOX_STATE_VARIABLE)
-            if not state:
-                raise ActionError(f"${SANDBOX_STATE_VARIABLE} is not set, so the sandbox cannot be reached")
-            return [sys.executable, "-m", "sandbox", "service", operation, binding.name, "--state", state]
         case "systemd":
             return ["systemctl", operation, binding.name]
         case "docker":
@@ -223,13 +213,14 @@ def service_argv(operation: str, binding: ServiceBinding) -> list[str]:
             if not binding.project:
                 raise ActionError(f"service {binding.name!r} uses the compose binding but names no project")
             return ["docker", "compose", "-p", binding.project, operation, binding.name]
+        case "command":
+            return [render(part, {"operation": operation}) for part in binding.argv or ()]
 
 
 def run_service(step: ServiceStep, inventory: Inventory) -> StepResult:
-    """Start, restart or stop a service of the target (the sandbox always runs locally)."""
+    """Start, restart or stop a service of the target on the host its binding names."""
     binding = inventory.services[step.service]
-    host = LOCAL_HOST if binding.binding == "sandbox" else binding.host
-    return run_argv(service_argv(step.operation, binding), host, SERVICE_TIMEOUT_SECONDS)
+    return run_argv(service_argv(step.operation, binding), binding.host, SERVICE_TIMEOUT_SECONDS)
 
 
 def command_argv(name: str, template: CommandTemplate, args: Mapping[str, str]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from expected import DELIVERY_CHECK_FILES, HEALTH, LATENCY, ROUTES, WEBHOOKS_HEALTH, route_served
 from suite_runner import WEBHOOK_KEY, run_suite, suite_env
 
@@ -41,7 +43,11 @@ def test_production_heal_needs_approval_even_for_safe_steps(healthy_sandbox, tmp
     target = production_like_target(tmp_path)
     # Production heals nothing on its own: auto_run = "none".
     text = target.read_text(encoding="utf-8").replace("allow_mutating = false", "allow_mutating = true")
-    text = text.replace('binding = "docker"', 'binding = "sandbox"')
+    state = "${TSH_SANDBOX_STATE}"
+    sandbox_cli = json.dumps(
+        ["${TSH_SANDBOX_PYTHON}", "-m", "sandbox", "service", "{operation}", "worker", "--state", state]
+    )
+    text = text.replace('binding = "docker"', f'binding = "command"\nargv = {sandbox_cli}')
     target.write_text(text.replace('name = "${ACTIVE_APP_CONTAINER:-tsh_erp_app_blue}"', 'name = "worker"'))
     healthy_sandbox.service("worker", "stop")
     try:

@@ -25,6 +25,7 @@ from fixtures.db import connect
 from fixtures.failures import CheckFailed
 from fixtures.inventory import Inventory
 from fixtures.webhooks import WebhookProbe
+from suites.webhooks.probe_contract import completion_failure
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.sync]
 
@@ -160,7 +161,7 @@ def test_sync_delay_within_limit(tds_entity, inventory, queue_probes):
 
 
 def test_webhook_events_reach_completed(inventory, queue_probes):
-    own_failures = _own_probe_failures(queue_probes)
+    own_failures = _own_probe_failures(inventory, queue_probes)
     if own_failures:
         raise CheckFailed(
             "not_processed",
@@ -208,10 +209,10 @@ def test_webhook_events_reach_completed(inventory, queue_probes):
         )
 
 
-def _own_probe_failures(probes: dict[str, WebhookProbe]) -> list[dict]:
+def _own_probe_failures(inventory: Inventory, probes: dict[str, WebhookProbe]) -> list[dict]:
     failures = []
     for name, probe in probes.items():
-        failure = probe.failure or probe.completion_failure
+        failure = completion_failure(probe, inventory)
         if failure is not None:
             failures.append({"route": name, "probe_id": probe.probe_id, "kind": failure.kind, "why": failure.title})
     return failures

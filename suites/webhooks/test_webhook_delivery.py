@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from suites.webhooks.probe_contract import delivery_failure, webhook_report_line
+
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.webhooks, pytest.mark.mutating]
 
 
 def test_webhook_accepts_and_records_event(entity, inventory, webhook_probes, report_line):
-    line, outcome = webhook_probes[entity].report_line(inventory)
+    probe = webhook_probes[entity]
+    line, outcome = webhook_report_line(probe, inventory)
     report_line("zoho_webhook_report.txt", line, tally=outcome)
-    webhook_probes[entity].require_recorded()
+    failure = delivery_failure(probe)
+    if failure is not None:
+        raise failure

@@ -50,8 +50,8 @@ def make_inventory(**overrides: Any) -> Inventory:
         "webhooks": {"routes": [{"name": "invoices", "tds_entity": "invoice", "id_field": "invoice_id"}]},
         "database": {"url": f"postgresql://tsh:{SECRET}@127.0.0.1:9/tsh", "read_only": False},
         "services": {
-            "app": {"binding": "sandbox", "name": "app"},
-            "worker": {"binding": "sandbox", "name": "worker"},
+            "app": {"binding": "command", "name": "app", "argv": [PYTHON, "-c", "print('app {operation}')"]},
+            "worker": {"binding": "command", "name": "worker", "argv": [PYTHON, "-c", "print('worker {operation}')"]},
         },
         "commands": {
             "say": {"argv": [PYTHON, "-c", "print('fixed {entity}')"], "timeout_seconds": 30},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -112,20 +113,30 @@ def test_service_argv_follows_the_binding(binding, argv):
     assert service_argv("restart", binding) == argv
 
 
-def test_sandbox_binding_calls_the_sandbox_cli_with_its_state(monkeypatch):
-    monkeypatch.setenv("TSH_SANDBOX_STATE", "/tmp/sandbox/state.json")
-    assert service_argv("restart", ServiceBinding(binding="sandbox", name="worker")) == [
-        PYTHON, "-m", "sandbox", "service", "restart", "worker", "--state", "/tmp/sandbox/state.json",
-    ]  # fmt: skip
-
-
-def test_sandbox_binding_without_state_fails_clearly(inventory, make_step, redact, monkeypatch):
-    monkeypatch.delenv("TSH_SANDBOX_STATE", raising=False)
-    result = run_step(make_step(action="service", service="worker", operation="restart"), inventory, redact)
-    assert (result.status, result.detail) == (
-        "failed",
-        "$TSH_SANDBOX_STATE is not set, so the sandbox cannot be reached",
+def test_command_binding_fills_the_operation_into_its_own_argv():
+    binding = ServiceBinding(
+        binding="command", name="worker", argv=[PYTHON, "-m", "sandbox", "service", "{operation}", "worker"]
     )
+    assert service_argv("restart", binding) == [PYTHON, "-m", "sandbox", "service", "restart", "worker"]
+
+
+def test_command_binding_runs_its_argv_on_its_host(inventory, make_step, redact):
+    result = run_step(make_step(action="service", service="worker", operation="restart"), inventory, redact)
+    assert result.status == "ok"
+    assert result.detail.endswith("exited 0: worker restart")
+
+
+@pytest.mark.parametrize(
+    ("binding", "message"),
+    [
+        ({"binding": "command", "name": "worker", "argv": ["restart-it"]}, "needs argv with an {operation}"),
+        ({"binding": "command", "name": "worker"}, "needs argv with an {operation}"),
+        ({"binding": "docker", "name": "app", "argv": ["x"]}, 'argv is only allowed with binding = "command"'),
+    ],
+)
+def test_a_service_binding_argv_is_checked_when_the_inventory_loads(binding, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ServiceBinding(**binding)
 
 
 def test_compose_binding_needs_a_project():
@@ -134,8 +145,7 @@ def test_compose_binding_needs_a_project():
     assert str(error.value) == "service 'app' uses the compose binding but names no project"
 
 
-def test_sandbox_service_runs_locally_from_the_project_root(inventory, make_step, redact, monkeypatch):
-    monkeypatch.setenv("TSH_SANDBOX_STATE", "/tmp/state.json")
+def test_local_service_runs_from_the_project_root_with_the_service_timeout(inventory, make_step, redact, monkeypatch):
     calls = []
 
     def fake_run(argv, **options):
@@ -144,7 +154,7 @@ def test_sandbox_service_runs_locally_from_the_project_root(inventory, make_step
 
     monkeypatch.setattr(actions.subprocess, "run", fake_run)
     result = run_step(make_step(action="service", service="worker", operation="restart"), inventory, redact)
-    argv = [PYTHON, "-m", "sandbox", "service", "restart", "worker", "--state", "/tmp/state.json"]
+    argv = [PYTHON, "-c", "print('worker restart')"]
     assert calls == [(argv, actions.PROJECT_ROOT, 60.0)]
     assert (result.status, result.detail) == ("ok", f"{shlex.join(argv)} exited 0: worker restarted")
 
@@ -153,7 +163,9 @@ def test_remote_service_runs_through_testinfra_with_quoted_bounded_argv(
     inventory_factory, make_step, redact, monkeypatch
 ):
     host = "ssh://root@167.71.39.50"
-    inventory = inventory_factory(services={"app": {"binding": "docker", "name": "tsh_erp_app_blue", "host": host}})
+    inventory = inventory_factory(
+        services={"app": {"binding": "docker", "name": "tsh_erp_app_blue", "host": host, "argv": None}}
+    )
     calls = []
 
     class FakeHost:

@@ -118,12 +118,12 @@ def test_plan_of_shipped_recipes_on_a_staging_target(make_healer, shipped_catalo
     plan = make_healer().plan([(get("H11"), INVOICES), (get("H13"), {"base": "app"}), (get("H07"), INVOICES)])
     assert decisions(plan) == [
         ("H11", 0, "sql queue_counts_by_status (read-only)", "run", "safe step"),
-        ("H11", 1, "service restart worker (sandbox binding)", "run", "safe step"),
+        ("H11", 1, "service restart worker (command binding)", "run", "safe step"),
         ("H13", 0, "http GET /health", "run", "safe step"),
         (
             "H13",
             1,
-            "service restart app (sandbox binding)",
+            "service restart app (command binding)",
             "needs_approval",
             "guarded step; approve with --heal-approve H13",
         ),
@@ -146,7 +146,7 @@ def test_planner_decides_by_risk(make_healer, demo_catalog):
     plan = make_healer().plan([(demo_catalog.get("H90"), INVOICES)])
     assert decisions(plan) == [
         ("H90", 0, "command say (entity=invoices)", "run", "safe step"),
-        ("H90", 1, "service restart app (sandbox binding)", "needs_approval",
+        ("H90", 1, "service restart app (command binding)", "needs_approval",
          "guarded step; approve with --heal-approve H90"),
         ("H90", 2, "manual: Tell the invoices owner", "manual", "instructions for a human"),
         ("H90", 3, "command fail", "never", "destructive steps are never run, only printed"),
@@ -201,8 +201,8 @@ def test_identical_rendered_steps_are_planned_once(make_healer, shipped_catalog)
     plan = make_healer().plan([(get("H13"), {"base": "app"}), (get("H03"), INVOICES), (get("H11"), INVOICES)])
     restarts = [(p.recipe_id, p.description) for p in plan if p.action == "service"]
     assert restarts == [
-        ("H13", "service restart app (sandbox binding)"),
-        ("H11", "service restart worker (sandbox binding)"),
+        ("H13", "service restart app (command binding)"),
+        ("H11", "service restart worker (command binding)"),
     ]
     assert [p.step_index for p in plan if p.recipe_id == "H03"] == [0, 1, 3]
 
@@ -314,7 +314,7 @@ def test_ledger_records_run_and_refused_steps_redacted(make_healer, demo_catalog
     entries = [json.loads(line) for line in ledger_lines(reports_dir)]
     assert [(e["recipe"], e["description"], e["decision"], e["result"]) for e in entries] == [
         ("H90", "command say (entity=invoices)", "run", "ok"),
-        ("H90", "service restart app (sandbox binding)", "needs_approval", "skipped"),
+        ("H90", "service restart app (command binding)", "needs_approval", "skipped"),
         ("H90", "command fail", "never", "skipped"),
         ("H91", "http GET /health", "run", "failed"),
         ("H91", "command leak", "run", "ok"),
