@@ -29,7 +29,7 @@ from remedies.actions import StepResult, run_step, why_not_runnable
 from remedies.analysis import Failure, roots
 from remedies.catalog import Catalog, ManualStep, Recipe, Step, is_diagnostic
 from remedies.ledger import Ledger, LedgerEntry
-from remedies.render import describe_step, step_context
+from remedies.render import context_for, describe_step, failure_fields
 from remedies.verify import VerificationError
 
 Decision = Literal["run", "needs_approval", "never", "manual", "cooldown", "healing_disabled"]
@@ -77,7 +77,9 @@ Rerun = Callable[[list[str]], dict[str, str]]  # node ids -> "passed" | "failed"
 
 def heal_failures(failures: list[Failure], catalog: Catalog, healer: Healer, rerun: Rerun) -> HealOutcome:
     """Run the recipes of the root failures, then judge every failure by re-running it."""
-    selected = [(catalog.get(root.recipe), root.params) for root in roots(failures) if root.recipe]
+    selected = [
+        (catalog.get(root.recipe), root.params, failure_fields(root)) for root in roots(failures) if root.recipe
+    ]
     outcome = HealOutcome(dry_run=healer.dry_run)
     try:
         outcome.steps = healer.execute(healer.plan(selected))
@@ -145,13 +147,16 @@ class Healer:
     def ledger_path(self) -> Path:
         return self._ledger.path
 
-    def plan(self, selected: list[tuple[Recipe, dict]]) -> list[PlannedStep]:
-        """One entry per step of each (recipe, failure parameters); identical rendered steps once."""
+    def plan(self, selected: list[tuple[Recipe, Mapping] | tuple[Recipe, Mapping, Mapping]]) -> list[PlannedStep]:
+        """One entry per step of each (recipe, failure parameters[, failure fields]); identical rendered steps once.
+
+        The steps are filled from the renderer's context (:func:`remedies.render.context_for`).
+        """
         planned: list[PlannedStep] = []
         seen: set[str] = set()
-        for recipe, params in selected:
+        for recipe, params, *fields in selected:
             cooldown = self._cooldown_reason(recipe, params)
-            context = step_context(self._inventory, params)
+            context = context_for(self._inventory, params, fields[0] if fields else None)
             for index, template in enumerate(recipe.steps):
                 step = template.rendered(context)
                 identity = f"{step.action}:{step.model_dump_json()}"

@@ -67,9 +67,21 @@ def target_facts(inventory: Inventory | None, params: Mapping[str, Any]) -> dict
     return facts
 
 
-def step_context(inventory: Inventory | None, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The values a recipe's steps are filled with: target facts, then the failed test's parameters."""
-    return {**target_facts(inventory, params), **params}
+def failure_fields(failure: FailureLike) -> dict[str, Any]:
+    """What the failure itself adds to the context: ``nodeid``, ``check``, ``kind`` and ``evidence``."""
+    return {
+        "nodeid": failure.nodeid,
+        "check": failure.nodeid.split("::")[-1],
+        "kind": failure.kind,
+        "evidence": evidence_summary(failure.evidence),
+    }
+
+
+def context_for(
+    inventory: Inventory | None, params: Mapping[str, Any], fields: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The one rendering context: target facts, then the failure's fields, then the failed test's parameters."""
+    return {**target_facts(inventory, params), **(fields or {}), **params}
 
 
 def evidence_summary(evidence: Mapping[str, Any], limit: int = EVIDENCE_SUMMARY_CHARS) -> str:
@@ -120,14 +132,7 @@ class Renderer:
         self.inventory = inventory
 
     def context(self, failure: FailureLike) -> dict[str, Any]:
-        return {
-            **target_facts(self.inventory, failure.params),
-            "nodeid": failure.nodeid,
-            "check": failure.nodeid.split("::")[-1],
-            "kind": failure.kind,
-            "evidence": evidence_summary(failure.evidence),
-            **failure.params,
-        }
+        return context_for(self.inventory, failure.params, failure_fields(failure))
 
     def title(self, recipe_id: str | None) -> str:
         """``H07 Webhook processing raised an error``, or ``no recipe``."""
