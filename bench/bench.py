@@ -24,10 +24,10 @@ import time
 import uuid
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project's packages
 
-from sandbox import Sandbox, default_home  # noqa: E402
+from fixtures.inventory import PROJECT_ROOT
+from sandbox import Sandbox, default_home
 
 ROUTES = ["products", "customers", "invoices", "orders", "stock", "prices", "payments", "vendors", "users"]
 SCENARIOS = {

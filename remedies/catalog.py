@@ -23,7 +23,6 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -32,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from fixtures.file_errors import StrictModel as _Model
 from fixtures.file_errors import describe_validation_error, display, read_toml, require_unique
 from fixtures.kinds import Kind
 
@@ -104,10 +104,6 @@ Glob = Annotated[str, AfterValidator(_check_glob)]
 
 
 # --- the SQL library --------------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SqlStatement(_Model):

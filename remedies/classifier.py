@@ -25,7 +25,9 @@ from remedies.render import Renderer
 FAILURE_PROPERTY = "tsh_failure"
 
 
-class Classifier:
+class RunPart:
+    """A remedies role bound to the run: its target is read when first needed (the target plugin loads it)."""
+
     def __init__(self, config: pytest.Config, catalog: Catalog) -> None:
         self.config = config
         self.catalog = catalog
@@ -37,6 +39,9 @@ class Classifier:
     @functools.cached_property
     def renderer(self) -> Renderer:
         return Renderer(self.catalog, self.target_run.inventory)
+
+
+class Classifier(RunPart):
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):

@@ -7,7 +7,6 @@ terminal section. Workers never write report files.
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import os
@@ -18,34 +17,23 @@ import pytest
 
 from fixtures import kinds
 from fixtures.reporting import reports_dir, run_records, write_text
-from fixtures.target import TARGET_RUN, TargetRun
 from remedies import reports
 from remedies.analysis import Failure, assign_root_causes
 from remedies.catalog import Catalog
-from remedies.classifier import FAILURE_PROPERTY
+from remedies.classifier import FAILURE_PROPERTY, RunPart
 from remedies.healing import Healer, heal_failures
-from remedies.render import Renderer
 from remedies.verify import rerun_checks
 
 
-class RunController:
+class RunController(RunPart):
     def __init__(self, config: pytest.Config, catalog: Catalog) -> None:
-        self.config = config
-        self.catalog = catalog
+        super().__init__(config, catalog)
         self.reports_dir = reports_dir(config)
         self.outcomes: dict[str, str] = {}
         self.failures: dict[str, Failure] = {}
         self.result: reports.RunResult | None = None
         self.write_errors: list[str] = []
         self.started_at = datetime.now(UTC)
-
-    @property
-    def target_run(self) -> TargetRun:
-        return self.config.stash[TARGET_RUN]
-
-    @functools.cached_property
-    def renderer(self) -> Renderer:
-        return Renderer(self.catalog, self.target_run.inventory)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed:

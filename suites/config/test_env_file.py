@@ -14,7 +14,7 @@ from fixtures.failures import CheckFailed
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.config]
 
-# Template values a fresh server's env file still carries (CATALOG 1.1, seed 001).
+# Template values a fresh server's env file still carries (the deploy guide's .env template).
 PLACEHOLDER = re.compile(r"^$|<CHANGE_ME|<PASSWORD>|^changeme$", re.IGNORECASE)
 
 

@@ -1,7 +1,7 @@
 """tds.*: the sync queue drains, nothing is stuck or dead-lettered beyond the limits, webhook events complete.
 
 Every query is read-only, through ``fixtures.db.connect``; the limits are the
-inventory's ``[tds]`` section (defaults from CATALOG.md sections 1.6 and 3.5).
+inventory's ``[tds]`` section (defaults: the real system's alert levels, see the README).
 
 Probe rows: the counts of dead letters, stuck rows and pending rows include
 every row (a stuck probe is a stuck queue). The delay and webhook-success
