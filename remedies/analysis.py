@@ -8,6 +8,7 @@ names the failure that started it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,16 +43,30 @@ class Failure:
         }
 
 
-def assign_root_causes(failures: list[Failure], catalog) -> None:
-    """Set ``root_cause`` on every failure another failure explains."""
+def assign_root_causes(
+    failures: list[Failure], catalog, context: Callable[[Failure], Mapping[str, Any]] | None = None
+) -> None:
+    """Set ``root_cause`` on every failure another failure explains; an explained failure carries its root's recipe.
+
+    A failure explains another when its recipe's ``[explains]`` says so, or when the
+    catalog's dependency table puts its check upstream of the other's. ``context``
+    gives the values a failure's explain globs may use (its parameters by default).
+    """
+    context = context or (lambda failure: failure.params)
     by_id = {failure.nodeid: failure for failure in failures}
     explainers: dict[str, list[str]] = {failure.nodeid: [] for failure in failures}
     for candidate in failures:
         recipe = catalog.get(candidate.recipe) if candidate.recipe else None
-        if recipe is None:
-            continue
+        values = context(candidate)
         for other in failures:
-            if recipe.explains_failure(candidate.nodeid, candidate.params, other.nodeid, other.kind):
+            by_recipe = recipe is not None and recipe.explains_failure(
+                candidate.nodeid, values, other.nodeid, other.kind
+            )
+            by_table = any(
+                dependency.explains(candidate.nodeid, values, other.nodeid, other.kind)
+                for dependency in catalog.dependencies
+            )
+            if by_recipe or by_table:
                 explainers[other.nodeid].append(candidate.nodeid)
     # Two failures that explain each other: the one with the more severe
     # recipe (then the smaller node id) is the explanation.
@@ -63,6 +78,10 @@ def assign_root_causes(failures: list[Failure], catalog) -> None:
         ]
     for failure in failures:
         failure.root_cause = _top_of_chain(failure.nodeid, explainers, by_id, catalog)
+    for failure in failures:
+        root = by_id[failure.root_cause] if failure.root_cause else None
+        if root is not None and root.recipe:
+            failure.recipe = root.recipe
 
 
 def roots(failures: list[Failure]) -> list[Failure]:

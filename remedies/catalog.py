@@ -38,6 +38,7 @@ from fixtures.kinds import Kind
 REMEDIES_DIR = Path(__file__).resolve().parent
 RECIPES_DIR = REMEDIES_DIR / "recipes"
 SQL_LIBRARY_PATH = REMEDIES_DIR / "sql_library.toml"
+DEPENDENCIES_PATH = REMEDIES_DIR / "dependencies.toml"
 
 Severity = Literal["info", "warning", "error", "critical"]
 Risk = Literal["safe", "guarded", "destructive"]
@@ -351,11 +352,45 @@ class Recipe(_Model):
         return any(glob_regex(glob, root_params).fullmatch(other_nodeid) for glob in self.explains.nodeids)
 
 
+class Dependency(_Model):
+    """A check that others depend on: when ``upstream`` fails, it explains the ``downstream`` failures.
+
+    ``downstream`` globs may use the upstream failure's context (``{entity}``,
+    ``{tds_entity}``…); ``kinds`` limits which downstream failures it explains.
+    """
+
+    upstream: Glob
+    downstream: list[Glob] = Field(min_length=1)
+    kinds: list[Kind] = Field(default_factory=list)
+    why: str = Field(min_length=1)
+
+    def explains(self, upstream_nodeid: str, context: Mapping[str, object], other_nodeid: str, other_kind: str) -> bool:
+        if other_nodeid == upstream_nodeid or not glob_regex(self.upstream).fullmatch(upstream_nodeid):
+            return False
+        if self.kinds and other_kind not in self.kinds:
+            return False
+        return any(glob_regex(glob, context).fullmatch(other_nodeid) for glob in self.downstream)
+
+
+class _DependencyFile(_Model):
+    depends: list[Dependency] = Field(min_length=1)
+
+
+def load_dependencies(path: Path = DEPENDENCIES_PATH) -> tuple[Dependency, ...]:
+    """Read and validate the dependency table between checks."""
+    try:
+        table = _DependencyFile.model_validate(read_toml(path, RecipeError, Path.cwd()))
+    except ValidationError as error:
+        raise RecipeError(_describe_validation_error(path, error, _DependencyFile)) from None
+    return tuple(table.depends)
+
+
 @dataclass(frozen=True)
 class Catalog:
-    """All recipes, in id order."""
+    """All recipes, in id order, and the dependency table between checks."""
 
     recipes: tuple[Recipe, ...]
+    dependencies: tuple[Dependency, ...] = ()
 
     def __iter__(self) -> Iterator[Recipe]:
         return iter(self.recipes)
@@ -380,9 +415,12 @@ class Catalog:
         return min(ranked, key=lambda item: (-item[0][0], -item[0][1], item[1].id))[1]
 
 
-def load_catalog(directory: Path = RECIPES_DIR, sql_library: Path = SQL_LIBRARY_PATH) -> Catalog:
-    """Read and validate every ``*.toml`` recipe in ``directory``."""
+def load_catalog(
+    directory: Path = RECIPES_DIR, sql_library: Path = SQL_LIBRARY_PATH, dependencies: Path = DEPENDENCIES_PATH
+) -> Catalog:
+    """Read and validate every ``*.toml`` recipe in ``directory``, and the dependency table."""
     statements = load_sql_library(sql_library)
+    table = load_dependencies(dependencies)
     files = sorted(directory.glob("*.toml"))
     if not files:
         raise RecipeError(f"{display(directory, Path.cwd())}: no recipe files (*.toml)")
@@ -397,7 +435,7 @@ def load_catalog(directory: Path = RECIPES_DIR, sql_library: Path = SQL_LIBRARY_
                     f"{display(path, Path.cwd())}: {field}: {value!r} is already used by {other.name} (must be unique)"
                 )
         recipes[recipe.id] = (recipe, path)
-    return Catalog(tuple(recipe for _, (recipe, _) in sorted(recipes.items())))
+    return Catalog(tuple(recipe for _, (recipe, _) in sorted(recipes.items())), table)
 
 
 def _load_recipe(path: Path, statements: Mapping[str, SqlStatement]) -> Recipe:

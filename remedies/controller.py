@@ -65,7 +65,7 @@ class RunController(RunPart):
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         failures = sorted(self.failures.values(), key=lambda failure: failure.nodeid)
-        assign_root_causes(failures, self.renderer.catalog)
+        assign_root_causes(failures, self.catalog, self.renderer.context)
         option = self.config.option
         if option.verify_outcomes:
             self._write(Path(option.verify_outcomes), json.dumps(self.outcomes, indent=2))
