@@ -24,15 +24,15 @@ import psycopg
 from filelock import FileLock
 
 from .errors import SandboxError
+from .facts import LOOPBACK, PROJECT_ROOT
 from .faults import FAULTS, FaultStore, parse_fault, undo_data_faults
 from .postgres import Cluster, accepts_connections, create_erp_database, make_data_dir, remove_data_dir
 from .processes import ProcessRecord, free_port, spawn, terminate_group, wait_until
 from .provision import api_token, create_source_checkout, env_values, write_env_file
-from .state import LOOPBACK, HomeLayout, SandboxState, Secrets, database_url
+from .state import HomeLayout, SandboxState, Secrets, database_url
 from .zoho.app import load_credentials, new_credentials, save_credentials
 from .zoho.data import purge_extras
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("postgres", "app", "worker", "zoho")  # start order; stop in reverse
 ACTIONS = ("start", "stop", "restart")
 READY_TIMEOUT_SECONDS = 20.0

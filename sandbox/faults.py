@@ -26,14 +26,12 @@ import psycopg
 from filelock import FileLock
 from psycopg import sql
 
-from .erp.bff import BFF_PATHS, PROTECTED_PATHS
-from .erp.entities import WEBHOOK_ROUTES
 from .errors import SandboxError
+from .facts import BFF_PATHS, PROTECTED_PATHS, WEBHOOK_ROUTES, ZOHO_LISTS
 from .migrations import head as migration_head
 from .migrations import previous_revision, upgrade
 from .provision import ENV_VARIABLES, PLACEHOLDER, edit_env_file, env_file_names
 from .state import HomeLayout, read_json, write_json_atomic
-from .zoho.data import LISTS as ZOHO_LISTS
 
 LOCK_TIMEOUT_SECONDS = 10
 

@@ -15,11 +15,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .errors import SandboxError
+from .facts import DATABASE_NAME, DATABASE_ROLE, LOOPBACK
 from .processes import ProcessRecord
-
-DATABASE_NAME = "tsh_erp"
-DATABASE_ROLE = "tsh_app"
-LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)

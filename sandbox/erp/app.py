@@ -14,8 +14,8 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
+from ..facts import WEBHOOK_ROUTES
 from . import admin, bff, webhooks
-from .entities import WEBHOOK_ROUTES
 from .runtime import AppRuntime
 
 VERSION = "1.0.0"

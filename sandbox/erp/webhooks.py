@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
-from .entities import WEBHOOK_PREFIX, WEBHOOK_ROUTES, WebhookRoute
+from ..facts import WEBHOOK_PREFIX, WEBHOOK_ROUTES, WebhookRoute
 from .runtime import AppRuntime
 
 TIMEOUT_FAULT_SECONDS = 120
