@@ -1,4 +1,4 @@
-"""The salesperson BFF routes of the ERP (CATALOG 1.2 api.bff_salesperson_smoke), behind a bearer token.
+"""The salesperson BFF routes of the ERP (what the suite's BFF smoke checks call), behind a bearer token.
 
 Protected routes require ``Authorization: Bearer <token>`` (the token is derived
 from the sandbox's secrets, see :func:`sandbox.provision.api_token`); the three

@@ -1,7 +1,7 @@
 """``/api/tds/webhooks``: the nine Zoho webhook routes and the TDS monitoring endpoints.
 
 A webhook is answered 202 with ``success``, ``message``, ``event_id``,
-``idempotency_key`` and ``queued`` (CATALOG 3.3). A new event writes one
+``idempotency_key`` and ``queued``, as the real TDS webhooks answer. A new event writes one
 ``tds_inbox_events`` row and one ``tds_sync_queue`` row in one transaction; a
 repeat of the same idempotency key within 10 minutes writes nothing.
 """
