@@ -25,7 +25,7 @@ from filelock import FileLock
 
 from .errors import SandboxError
 from .facts import LOOPBACK, PROJECT_ROOT
-from .faults import FAULTS, FaultStore, parse_fault, undo_data_faults
+from .faults import FaultStore, active_faults, parse_fault, undo_data_faults
 from .postgres import Cluster, accepts_connections, create_erp_database, make_data_dir, remove_data_dir
 from .processes import ProcessRecord, free_port, spawn, terminate_group, wait_until
 from .provision import api_token, create_source_checkout, env_values, write_env_file
@@ -211,7 +211,7 @@ class Sandbox:
 
     def faults(self) -> list[str]:
         """Faults in effect: recorded flag faults, and service-down faults whose service is stopped."""
-        return [spec for kind in FAULTS.values() for spec in kind.active_specs(self)]
+        return active_faults(self)
 
     def reset(self) -> None:
         """Clear all faults, restore the env file and start every stopped service."""
