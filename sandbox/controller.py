@@ -168,9 +168,9 @@ class Sandbox:
         }
 
     def status(self) -> dict[str, str]:
-        """``{"postgres"|"app"|"worker": "running"|"stopped"}``, read fresh from state.json."""
+        """``{"postgres"|"app"|"worker"|"zoho": "running"|"stopped"}``, read fresh from state.json."""
         self._refresh()
-        return {name: "running" if self._is_running(name) else "stopped" for name in SERVICES}
+        return self._state.status(SERVICES)
 
     def is_running(self) -> bool:
         """Whether every service runs."""
@@ -290,12 +290,8 @@ class Sandbox:
         self._state.processes[name] = record
         self._state.save(self.state_file)
 
-    def _is_running(self, name: str) -> bool:
-        record = self._state.processes.get(name)
-        return record is not None and record.is_alive()
-
     def _start_service(self, name: str) -> None:
-        if self._is_running(name):
+        if self._state.is_running(name):
             return
         if name == "postgres":
             self._start_postgres()
@@ -304,7 +300,7 @@ class Sandbox:
             self._await_ready(name)
 
     def _stop_service(self, name: str) -> None:
-        if self._is_running(name):
+        if self._state.is_running(name):
             if name == "postgres":
                 self._cluster.stop()
             else:

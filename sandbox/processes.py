@@ -88,8 +88,6 @@ def terminate_group(record: ProcessRecord, *, grace_seconds: float = 5.0) -> Non
     if not record.is_alive():
         return
     _signal_group(record.pid, signal.SIGTERM)
-    if record.pid == os.getpid():
-        return  # the app stopping itself: it cannot wait for its own exit
     if wait_until(lambda: not record.is_alive(), timeout=grace_seconds):
         return
     _signal_group(record.pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -83,6 +84,16 @@ class SandboxState:
     @property
     def layout(self) -> HomeLayout:
         return HomeLayout(self.home)
+
+    def is_running(self, name: str) -> bool:
+        """Whether the recorded process of service ``name`` is alive."""
+        record = self.processes.get(name)
+        return record is not None and record.is_alive()
+
+    def status(self, names: Iterable[str] | None = None) -> dict[str, str]:
+        """``{service: "running"|"stopped"}`` for ``names`` (default: every recorded service)."""
+        services = self.processes if names is None else names
+        return {name: "running" if self.is_running(name) else "stopped" for name in services}
 
     def save(self, path: Path) -> None:
         write_json_atomic(
