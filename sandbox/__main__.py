@@ -16,8 +16,8 @@ from pathlib import Path
 
 from .controller import ACTIONS, SERVICES, Sandbox, default_home
 from .errors import SandboxError
+from .facts import ZOHO_LISTS
 from .faults import describe_faults, parse_fault
-from .zoho.data import LISTS as ZOHO_LISTS
 
 EXIT_ERROR = 2
 EXIT_NOT_RUNNING = 3

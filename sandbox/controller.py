@@ -8,7 +8,7 @@ A sandbox lives in a home directory::
     faults.json    flag faults in effect (read by the app)
     app.env        application settings the configuration checks read (mode 0600; reset restores it)
     source/        git checkout of sandbox/sample_source, for the code and build gates
-    logs/          postgres.log, app.log, worker.log
+    logs/          one log per service: postgres.log, app.log, worker.log, zoho.log
     pgdata/        the cluster (elsewhere when the postgres user cannot reach home)
 """
 
@@ -17,6 +17,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 import httpx
@@ -24,16 +27,15 @@ import psycopg
 from filelock import FileLock
 
 from .errors import SandboxError
-from .faults import FAULTS, FaultStore, parse_fault, undo_data_faults
+from .facts import LOOPBACK, PACKAGE_NAME, PROJECT_ROOT
+from .faults import FaultStore, active_faults, parse_fault, undo_data_faults
 from .postgres import Cluster, accepts_connections, create_erp_database, make_data_dir, remove_data_dir
 from .processes import ProcessRecord, free_port, spawn, terminate_group, wait_until
 from .provision import api_token, create_source_checkout, env_values, write_env_file
-from .state import LOOPBACK, HomeLayout, SandboxState, Secrets, database_url
+from .state import HomeLayout, SandboxState, Secrets, database_url
 from .zoho.app import load_credentials, new_credentials, save_credentials
 from .zoho.data import purge_extras
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SERVICES = ("postgres", "app", "worker", "zoho")  # start order; stop in reverse
 ACTIONS = ("start", "stop", "restart")
 READY_TIMEOUT_SECONDS = 20.0
 STOP_GRACE_SECONDS = 5.0
@@ -49,6 +51,133 @@ def default_home() -> Path:
     """``$TSH_SANDBOX_HOME``, else ``/tmp/tsh-sandbox-<uid>/default``."""
     configured = os.environ.get("TSH_SANDBOX_HOME")
     return Path(configured) if configured else runtime_root() / "default"
+
+
+ProcessProbe = Callable[["Sandbox", ProcessRecord], bool]
+SandboxStep = Callable[["Sandbox"], None]
+
+
+def _terminate(sandbox: Sandbox, record: ProcessRecord) -> None:
+    terminate_group(record, grace_seconds=STOP_GRACE_SECONDS)
+
+
+def _no_environment(sandbox: Sandbox) -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service:
+    """One service of a sandbox: how it starts, when it is ready and how it stops.
+
+    It starts either as ``command``, an argv the controller spawns in a session of
+    its own (in the project root, with the sandbox's environment and
+    ``environment``), or through ``start``, which starts it and returns the record
+    of its process. ``is_ready`` is polled until it holds, the process exits or
+    READY_TIMEOUT_SECONDS pass; ``not_ready`` says what a timeout means.
+    ``before_start`` runs before every start. A new sandbox also runs
+    ``before_first_start`` before its first start and ``after_first_start`` once
+    it is first ready; the services after one with that step start only then.
+    """
+
+    name: str
+    is_ready: ProcessProbe
+    command: Callable[[Sandbox], list[str]] | None = None
+    environment: Callable[[Sandbox], dict[str, str]] = _no_environment
+    start: Callable[[Sandbox], ProcessRecord] | None = None
+    stop: Callable[[Sandbox, ProcessRecord], None] = _terminate
+    not_ready: str = "was not ready"
+    before_start: SandboxStep | None = None
+    before_first_start: SandboxStep | None = None
+    after_first_start: SandboxStep | None = None
+
+    def __post_init__(self) -> None:
+        if (self.command is None) == (self.start is None):
+            raise ValueError(f"service {self.name}: give either a command or a start callable")
+
+
+def _uvicorn(factory: str, port: Callable[[Sandbox], int]) -> Callable[[Sandbox], list[str]]:
+    """The argv serving the app ``factory`` (``module:function`` in the package) on the sandbox's ``port``."""
+
+    def command(sandbox: Sandbox) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", f"{PACKAGE_NAME}.{factory}", "--factory",
+            "--host", LOOPBACK, "--port", str(port(sandbox)), "--log-level", "warning",
+        ]  # fmt: skip
+
+    return command
+
+
+def _answers_health(base_url: Callable[[Sandbox], str]) -> ProcessProbe:
+    """Ready once ``GET <base_url>/health`` answers 200."""
+
+    def probe(sandbox: Sandbox, record: ProcessRecord) -> bool:
+        try:
+            return httpx.get(f"{base_url(sandbox)}/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return probe
+
+
+def _accepts_logins(sandbox: Sandbox, record: ProcessRecord) -> bool:
+    port, password = sandbox._state.postgres_port, sandbox._secrets.db_password
+    return accepts_connections(database_url(port, password, "postgres"))
+
+
+def _app_environment(sandbox: Sandbox) -> dict[str, str]:
+    # A request held by webhook-timeout must not delay shutdown past 1 s.
+    environment = {"UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN": "1"}
+    if sandbox.webhook_key:
+        environment["WEBHOOK_API_KEY"] = sandbox.webhook_key
+    return environment
+
+
+def _worker_command(sandbox: Sandbox) -> list[str]:
+    return [sys.executable, "-m", f"{PACKAGE_NAME}.worker", "--state", str(sandbox.state_file)]
+
+
+def _worker_polled(sandbox: Sandbox, record: ProcessRecord) -> bool:
+    try:
+        return sandbox._layout.worker_ready_file.read_text().strip() == str(record.pid)
+    except FileNotFoundError:
+        return False
+
+
+# The sandbox's services, in start order (they stop in reverse). Adding a service is adding an entry.
+SERVICE_TABLE: dict[str, Service] = {
+    service.name: service
+    for service in (
+        Service(
+            name="postgres",
+            before_first_start=lambda sandbox: sandbox._cluster.initialize(sandbox._secrets.db_password),
+            start=lambda sandbox: sandbox._cluster.start(),
+            is_ready=_accepts_logins,
+            not_ready="did not accept connections",
+            after_first_start=lambda sandbox: create_erp_database(
+                sandbox._state.postgres_port, sandbox._secrets.db_password
+            ),
+            stop=lambda sandbox, record: sandbox._cluster.stop(),
+        ),
+        Service(
+            name="app",
+            command=_uvicorn("erp.app:create_app", lambda sandbox: sandbox._state.app_port),
+            environment=_app_environment,
+            is_ready=_answers_health(attrgetter("base_url")),
+        ),
+        Service(
+            name="worker",
+            command=_worker_command,
+            before_start=lambda sandbox: sandbox._layout.worker_ready_file.unlink(missing_ok=True),
+            is_ready=_worker_polled,
+        ),
+        Service(
+            name="zoho",
+            command=_uvicorn("zoho.app:create_app_from_state", lambda sandbox: sandbox._state.zoho_port),
+            is_ready=_answers_health(attrgetter("zoho_url")),
+        ),
+    )
+}
+SERVICES: tuple[str, ...] = tuple(SERVICE_TABLE)
 
 
 class Sandbox:
@@ -125,9 +254,9 @@ class Sandbox:
         problems = []
         with self._lock:
             self._refresh()
-            for name in reversed(SERVICES):
+            for service in reversed(SERVICE_TABLE.values()):
                 try:
-                    self._stop_service(name)
+                    self._stop_service(service)
                 except SandboxError as error:
                     problems.append(str(error))
         if problems:
@@ -168,9 +297,9 @@ class Sandbox:
         }
 
     def status(self) -> dict[str, str]:
-        """``{"postgres"|"app"|"worker": "running"|"stopped"}``, read fresh from state.json."""
+        """``{"postgres"|"app"|"worker"|"zoho": "running"|"stopped"}``, read fresh from state.json."""
         self._refresh()
-        return {name: "running" if self._is_running(name) else "stopped" for name in SERVICES}
+        return self._state.status(SERVICES)
 
     def is_running(self) -> bool:
         """Whether every service runs."""
@@ -192,9 +321,9 @@ class Sandbox:
         with self._lock:
             self._refresh()
             if action in ("stop", "restart"):
-                self._stop_service(name)
+                self._stop_service(SERVICE_TABLE[name])
             if action in ("start", "restart"):
-                self._start_service(name)
+                self._start_service(SERVICE_TABLE[name])
 
     def apply_fault(self, spec: str) -> None:
         """Switch on the fault ``spec`` (see :mod:`sandbox.faults`); SandboxError if invalid."""
@@ -211,7 +340,7 @@ class Sandbox:
 
     def faults(self) -> list[str]:
         """Faults in effect: recorded flag faults, and service-down faults whose service is stopped."""
-        return [spec for kind in FAULTS.values() for spec in kind.active_specs(self)]
+        return active_faults(self)
 
     def reset(self) -> None:
         """Clear all faults, restore the env file and start every stopped service."""
@@ -219,8 +348,8 @@ class Sandbox:
         self.restore_env_file()
         with self._lock:
             self._refresh()
-            for name in SERVICES:
-                self._start_service(name)
+            for service in SERVICE_TABLE.values():
+                self._start_service(service)
         undo_data_faults(self)  # queue rows, alembic_version and renamed tables/columns the data faults changed
         purge_extras(self.db_url)  # rows a zoho-drift heal copied in
 
@@ -266,13 +395,20 @@ class Sandbox:
         return sandbox
 
     def _boot(self) -> None:
-        self._cluster.initialize(self._secrets.db_password)
-        self._start_postgres()
-        create_erp_database(self._state.postgres_port, self._secrets.db_password)
-        for name in ("app", "worker", "zoho"):
-            self._spawn(name)
-        for name in ("app", "worker", "zoho"):
-            self._await_ready(name)
+        """Start every service of the table, together where none waits for another's first-start step."""
+        starting: list[Service] = []
+        for service in SERVICE_TABLE.values():
+            if service.before_first_start is not None:
+                service.before_first_start(self)
+            self._launch(service)
+            starting.append(service)
+            if service.after_first_start is not None:
+                for started in starting:
+                    self._await_ready(started)
+                starting.clear()
+                service.after_first_start(self)
+        for started in starting:
+            self._await_ready(started)
 
     def _abandon(self) -> str:
         """Stop what a failed start left running; keep the logs. Returns a note on cleanup trouble."""
@@ -290,90 +426,46 @@ class Sandbox:
         self._state.processes[name] = record
         self._state.save(self.state_file)
 
-    def _is_running(self, name: str) -> bool:
-        record = self._state.processes.get(name)
-        return record is not None and record.is_alive()
-
-    def _start_service(self, name: str) -> None:
-        if self._is_running(name):
+    def _start_service(self, service: Service) -> None:
+        if self._state.is_running(service.name):
             return
-        if name == "postgres":
-            self._start_postgres()
+        self._launch(service)
+        self._await_ready(service)
+
+    def _stop_service(self, service: Service) -> None:
+        if self._state.is_running(service.name):
+            service.stop(self, self._state.processes[service.name])
+        self._record(service.name, None)
+
+    def _launch(self, service: Service) -> None:
+        """Start ``service`` and record its process, without waiting for it to be ready."""
+        if service.before_start is not None:
+            service.before_start(self)
+        if service.command is not None:
+            environment = {**os.environ, "TSH_SANDBOX_STATE": str(self.state_file), "PYTHONUNBUFFERED": "1"}
+            environment.pop("WEBHOOK_API_KEY", None)
+            environment.update(service.environment(self))
+            log_file = self._layout.log_file(service.name)
+            record = spawn(service.command(self), log_file=log_file, env=environment, cwd=PROJECT_ROOT)
         else:
-            self._spawn(name)
-            self._await_ready(name)
+            record = service.start(self)
+        self._record(service.name, record)
 
-    def _stop_service(self, name: str) -> None:
-        if self._is_running(name):
-            if name == "postgres":
-                self._cluster.stop()
-            else:
-                terminate_group(self._state.processes[name], grace_seconds=STOP_GRACE_SECONDS)
-        self._record(name, None)
-
-    def _start_postgres(self) -> None:
-        self._record("postgres", self._cluster.start())
-        login_url = database_url(self._state.postgres_port, self._secrets.db_password, "postgres")
-        if not wait_until(lambda: accepts_connections(login_url), timeout=READY_TIMEOUT_SECONDS, interval=0.1):
-            raise SandboxError(
-                f"postgres did not accept connections within {READY_TIMEOUT_SECONDS:g} s; "
-                f"see {self._layout.log_file('postgres')}"
-            )
-
-    def _spawn(self, name: str) -> None:
-        environment = {**os.environ, "TSH_SANDBOX_STATE": str(self.state_file), "PYTHONUNBUFFERED": "1"}
-        environment.pop("WEBHOOK_API_KEY", None)
-        if name == "app":
-            command = [
-                sys.executable, "-m", "uvicorn", f"{__package__}.erp.app:create_app", "--factory",
-                "--host", LOOPBACK, "--port", str(self._state.app_port), "--log-level", "warning",
-            ]  # fmt: skip
-            # A request held by webhook-timeout must not delay shutdown past 1 s.
-            environment["UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN"] = "1"
-            if self.webhook_key:
-                environment["WEBHOOK_API_KEY"] = self.webhook_key
-        elif name == "zoho":
-            command = [
-                sys.executable, "-m", "uvicorn", f"{__package__}.zoho.app:create_app_from_state", "--factory",
-                "--host", LOOPBACK, "--port", str(self._state.zoho_port), "--log-level", "warning",
-            ]  # fmt: skip
-        else:
-            command = [sys.executable, "-m", f"{__package__}.worker", "--state", str(self.state_file)]
-            self._layout.worker_ready_file.unlink(missing_ok=True)
-        record = spawn(command, log_file=self._layout.log_file(name), env=environment, cwd=PROJECT_ROOT)
-        self._record(name, record)
-
-    def _await_ready(self, name: str) -> None:
-        record = self._state.processes[name]
-        log_file = self._layout.log_file(name)
-        is_ready = {"app": self._app_answers, "zoho": self._zoho_answers}.get(name, self._worker_polled)
-        if wait_until(lambda: not record.is_alive() or is_ready(record), timeout=READY_TIMEOUT_SECONDS, interval=0.1):
+    def _await_ready(self, service: Service) -> None:
+        """Return once ``service`` is ready; else stop it and raise SandboxError naming its log."""
+        record = self._state.processes[service.name]
+        if wait_until(
+            lambda: not record.is_alive() or service.is_ready(self, record),
+            timeout=READY_TIMEOUT_SECONDS,
+            interval=0.1,
+        ):
             if record.is_alive():
                 return
-            problem = f"{name} exited during start-up"
+            problem = f"{service.name} exited during start-up"
         else:
-            problem = f"{name} was not ready within {READY_TIMEOUT_SECONDS:g} s"
-        terminate_group(record, grace_seconds=STOP_GRACE_SECONDS)
-        self._record(name, None)
-        raise SandboxError(f"{problem}; see {log_file}")
-
-    def _app_answers(self, record: ProcessRecord) -> bool:
-        try:
-            return httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def _zoho_answers(self, record: ProcessRecord) -> bool:
-        try:
-            return httpx.get(f"{self.zoho_url}/health", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def _worker_polled(self, record: ProcessRecord) -> bool:
-        try:
-            return self._layout.worker_ready_file.read_text().strip() == str(record.pid)
-        except FileNotFoundError:
-            return False
+            problem = f"{service.name} {service.not_ready} within {READY_TIMEOUT_SECONDS:g} s"
+        self._stop_service(service)
+        raise SandboxError(f"{problem}; see {self._layout.log_file(service.name)}")
 
 
 def _make_runtime_root() -> Path:

@@ -11,14 +11,14 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from importlib.resources import files
 from pathlib import Path
 
 import psycopg
 
 from .errors import SandboxError
+from .facts import DATABASE_NAME, DATABASE_ROLE, LOOPBACK, SCHEMA_FILE
 from .processes import ProcessRecord
-from .state import DATABASE_NAME, DATABASE_ROLE, LOOPBACK, database_url
+from .state import database_url
 
 
 def _server_binaries() -> Path:
@@ -51,7 +51,7 @@ def _running_as_root() -> bool:
 
 
 class Cluster:
-    """One PostgreSQL cluster in ``data_dir`` listening on 127.0.0.1:``port``."""
+    """One PostgreSQL cluster in ``data_dir`` listening on the loopback address, port ``port``."""
 
     def __init__(self, data_dir: Path, port: int, log_file: Path) -> None:
         self.data_dir = data_dir
@@ -164,7 +164,7 @@ def accepts_connections(url: str) -> bool:
 
 def create_erp_database(port: int, password: str) -> None:
     """Create tsh_erp and load the schema with its deterministic seed data."""
-    schema = files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
+    schema = SCHEMA_FILE.read_text(encoding="utf-8")
     with psycopg.connect(database_url(port, password, "postgres"), autocommit=True, connect_timeout=5) as admin:
         admin.execute(f"CREATE DATABASE {DATABASE_NAME}")
     with psycopg.connect(database_url(port, password), connect_timeout=5) as erp:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SandboxError
+from .facts import LOOPBACK
 
 # Popen objects of the children this process spawned, kept so that a child that
 # exits is reaped (not left a zombie) and Popen never warns about it.
@@ -87,8 +88,6 @@ def terminate_group(record: ProcessRecord, *, grace_seconds: float = 5.0) -> Non
     if not record.is_alive():
         return
     _signal_group(record.pid, signal.SIGTERM)
-    if record.pid == os.getpid():
-        return  # the app stopping itself: it cannot wait for its own exit
     if wait_until(lambda: not record.is_alive(), timeout=grace_seconds):
         return
     _signal_group(record.pid, signal.SIGKILL)
@@ -113,7 +112,7 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on the loopback address that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((LOOPBACK, 0))
         return probe.getsockname()[1]

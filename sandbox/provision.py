@@ -20,8 +20,8 @@ import subprocess
 from pathlib import Path
 
 from .errors import SandboxError
+from .facts import SAMPLE_SOURCE
 
-SAMPLE_SOURCE = Path(__file__).resolve().parent / "sample_source"
 GIT_TIMEOUT_SECONDS = 30
 PLACEHOLDER = "<CHANGE_ME>"
 

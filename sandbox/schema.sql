@@ -1,4 +1,4 @@
--- TSH ERP sandbox schema: the real TDS tables (CATALOG 3.5), the ERP tables the
+-- TSH ERP sandbox schema: the real TSH ERP's TDS tables, the ERP tables the
 -- sync handlers upsert into, and a deterministic data set.
 
 CREATE TYPE tds_event_status AS ENUM
@@ -182,8 +182,9 @@ SELECT 'SO-' || lpad(i::text, 5, '0'),
 FROM generate_series(1, 20) AS i
 ORDER BY i;
 
--- The other TDS tables (CATALOG 3.5) and the remaining ERP tables of the entity
--- map (CATALOG 3.4), so the schema contract checks the whole real shape.
+-- The other TDS tables and the remaining ERP tables the TDS entities map to
+-- (vendors, payments, users, price lists, branches), so the schema contract
+-- checks the whole real shape.
 
 CREATE TABLE tds_sync_cursors (
     id               serial PRIMARY KEY,

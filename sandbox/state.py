@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 from .errors import SandboxError
+from .facts import DATABASE_NAME, DATABASE_ROLE, LOOPBACK
 from .processes import ProcessRecord
-
-DATABASE_NAME = "tsh_erp"
-DATABASE_ROLE = "tsh_app"
-LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -86,6 +84,16 @@ class SandboxState:
     @property
     def layout(self) -> HomeLayout:
         return HomeLayout(self.home)
+
+    def is_running(self, name: str) -> bool:
+        """Whether the recorded process of service ``name`` is alive."""
+        record = self.processes.get(name)
+        return record is not None and record.is_alive()
+
+    def status(self, names: Iterable[str] | None = None) -> dict[str, str]:
+        """``{service: "running"|"stopped"}`` for ``names`` (default: every recorded service)."""
+        services = self.processes if names is None else names
+        return {name: "running" if self.is_running(name) else "stopped" for name in services}
 
     def save(self, path: Path) -> None:
         write_json_atomic(

@@ -1,8 +1,9 @@
 """The sandbox's TSH ERP app: ``uvicorn sandbox.erp.app:create_app --factory``.
 
-It serves the real route shapes (CATALOG 3.2, 3.3) and finds its sandbox
-through ``$TSH_SANDBOX_STATE``; ``$WEBHOOK_API_KEY``, when set, is required on
-every webhook.
+It serves the real TSH ERP's route shapes (``/health``, the TDS webhooks and
+their monitoring endpoints, the salesperson BFF) and finds its sandbox through
+``$TSH_SANDBOX_STATE``; ``$WEBHOOK_API_KEY``, when set, is required on every
+webhook.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
+from ..facts import WEBHOOK_ROUTES
 from . import admin, bff, webhooks
-from .entities import WEBHOOK_ROUTES
 from .runtime import AppRuntime
 
 VERSION = "1.0.0"

@@ -1,4 +1,4 @@
-"""The salesperson BFF routes of the ERP (CATALOG 1.2 api.bff_salesperson_smoke), behind a bearer token.
+"""The salesperson BFF routes of the ERP (what the suite's BFF smoke checks call), behind a bearer token.
 
 Protected routes require ``Authorization: Bearer <token>`` (the token is derived
 from the sandbox's secrets, see :func:`sandbox.provision.api_token`); the three
@@ -20,17 +20,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from ..facts import BFF_PREFIX, HEALTH_PATHS, PROTECTED_PATHS
 from ..provision import api_token
 from ..state import SandboxState, Secrets
-
-PREFIX = "/api/bff/salesperson"
-PROTECTED_PATHS: tuple[str, ...] = (
-    f"{PREFIX}/gps/sync-status",
-    f"{PREFIX}/commissions/summary",
-    f"{PREFIX}/transfers/statistics",
-)
-HEALTH_PATHS: tuple[str, ...] = (f"{PREFIX}/gps/health", f"{PREFIX}/commissions/health", f"{PREFIX}/transfers/health")
-BFF_PATHS: tuple[str, ...] = PROTECTED_PATHS + HEALTH_PATHS
 
 router = APIRouter(tags=["BFF salesperson"])
 
@@ -77,7 +69,7 @@ def _register(path: str, protected: bool) -> None:
     async def endpoint(request: Request) -> JSONResponse:
         return await _answer(request, path, protected)
 
-    router.add_api_route(path, endpoint, methods=["GET"], name=path.removeprefix(PREFIX + "/"))
+    router.add_api_route(path, endpoint, methods=["GET"], name=path.removeprefix(BFF_PREFIX + "/"))
 
 
 for _path in PROTECTED_PATHS:

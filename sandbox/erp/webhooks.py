@@ -1,7 +1,7 @@
 """``/api/tds/webhooks``: the nine Zoho webhook routes and the TDS monitoring endpoints.
 
 A webhook is answered 202 with ``success``, ``message``, ``event_id``,
-``idempotency_key`` and ``queued`` (CATALOG 3.3). A new event writes one
+``idempotency_key`` and ``queued``, as the real TDS webhooks answer. A new event writes one
 ``tds_inbox_events`` row and one ``tds_sync_queue`` row in one transaction; a
 repeat of the same idempotency key within 10 minutes writes nothing.
 """
@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 
-from .entities import WEBHOOK_PREFIX, WEBHOOK_ROUTES, WebhookRoute
+from ..facts import WEBHOOK_PREFIX, WEBHOOK_ROUTES, WebhookRoute
 from .runtime import AppRuntime
 
 TIMEOUT_FAULT_SECONDS = 120

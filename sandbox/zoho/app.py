@@ -24,14 +24,14 @@ from urllib.parse import parse_qs
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from .data import LISTS, apply_faults, load_snapshot
+from ..facts import ZOHO_API_PREFIXES, ZOHO_LISTS
+from .data import apply_faults, load_snapshot
 
 TOKEN_SECONDS = 3600
 MAX_PER_PAGE = 200
 RATE_LIMIT_FAULT_REQUESTS = 3
 RATE_LIMIT_FAULT_RETRY_AFTER = 1
 WINDOW_SECONDS = 60.0
-API_PREFIXES = {"books": "/books/v3", "inventory": "/inventory/v1"}
 NOT_AUTHORIZED = {"code": 57, "message": "You are not authorized to perform this operation"}
 
 
@@ -138,7 +138,7 @@ def create_app(base: dict[str, list[dict]], credentials: Credentials, *, books_p
         return JSONResponse({"access_token": access, "expires_in": TOKEN_SECONDS, "token_type": "Bearer"})
 
     def listing(api: str, list_name: str, request: Request) -> JSONResponse:
-        if list_name not in LISTS or api not in LISTS[list_name].apis:
+        if list_name not in ZOHO_LISTS or api not in ZOHO_LISTS[list_name].apis:
             return JSONResponse({"code": 5, "message": "Invalid URL Passed"}, status_code=404)
         scheme, _, access = request.headers.get("authorization", "").partition(" ")
         with state.lock:
@@ -188,11 +188,11 @@ def create_app(base: dict[str, list[dict]], credentials: Credentials, *, books_p
             }
         )
 
-    @app.get("/books/v3/{list_name}")
+    @app.get(ZOHO_API_PREFIXES["books"] + "/{list_name}")
     def books(list_name: str, request: Request) -> JSONResponse:
         return listing("books", list_name, request)
 
-    @app.get("/inventory/v1/{list_name}")
+    @app.get(ZOHO_API_PREFIXES["inventory"] + "/{list_name}")
     def inventory(list_name: str, request: Request) -> JSONResponse:
         return listing("inventory", list_name, request)
 

@@ -2,7 +2,7 @@
 
 Healthy, every Zoho record mirrors one ERP row (same Zoho id; ``last_modified_time``
 equals the row's ``updated_at``). The ``zoho-drift`` fault adds records the ERP
-lacks (ids from :data:`EXTRA_OFFSET` on, which :func:`purge_extras` removes from
+lacks (ids from :data:`sandbox.facts.EXTRA_OFFSET` on, which :func:`purge_extras` removes from
 the ERP again); ``zoho-stale`` moves the newest modification of a list hours past
 the ERP's newest change.
 """
@@ -10,47 +10,17 @@ the ERP's newest change.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg.rows import dict_row
 
+from ..facts import EXTRA_SPAN, ZOHO_LISTS, ZohoList
+
 ZOHO_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
-EXTRA_OFFSET = 500_000
-EXTRA_SPAN = 100_000
 VENDOR_COUNT = 5
 STALE_RECORDS = 3
 
-
-@dataclass(frozen=True)
-class ZohoList:
-    """A Zoho list and the ERP table it mirrors."""
-
-    name: str
-    id_field: str
-    table: str
-    id_column: str
-    base_id: int
-    apis: tuple[str, ...]
-
-    def extra_id(self, number: int) -> str:
-        return str(self.base_id + EXTRA_OFFSET + number)
-
-    def extra_range(self) -> tuple[str, str]:
-        return self.extra_id(0), self.extra_id(EXTRA_SPAN - 1)
-
-
-LISTS: dict[str, ZohoList] = {
-    entry.name: entry
-    for entry in (
-        ZohoList("contacts", "contact_id", "customers", "zoho_contact_id", 4600000000000, ("books",)),
-        ZohoList("items", "item_id", "products", "zoho_item_id", 4700000000000, ("books", "inventory")),
-        ZohoList("invoices", "invoice_id", "invoices", "zoho_invoice_id", 4800000000000, ("books",)),
-        ZohoList("salesorders", "salesorder_id", "sales_orders", "zoho_salesorder_id", 4900000000000,
-                 ("books", "inventory")),
-    )
-}  # fmt: skip
 
 _SNAPSHOT_SQL = {
     "contacts": "SELECT zoho_contact_id AS id, name, email, is_active, created_at, updated_at FROM customers",
@@ -130,7 +100,7 @@ def apply_faults(base: dict[str, list[dict]], specs: tuple[str, ...]) -> dict[st
         if list_name not in lists:
             continue
         records = lists[list_name]
-        zoho_list = LISTS[list_name]
+        zoho_list = ZOHO_LISTS[list_name]
         if name == "zoho-drift":
             lists[list_name] = records + _extras(zoho_list, records, float(amount))
         else:
@@ -170,7 +140,7 @@ def purge_extras(db_url: str) -> int:
     """Delete from the ERP the records a drift heal copied in; returns how many rows went."""
     removed = 0
     with psycopg.connect(db_url, connect_timeout=5) as conn:
-        for zoho_list in LISTS.values():
+        for zoho_list in ZOHO_LISTS.values():
             low, high = zoho_list.extra_range()
             cursor = conn.execute(
                 f"DELETE FROM {zoho_list.table} WHERE {zoho_list.id_column} BETWEEN %s AND %s",  # noqa: S608 -- fixed names

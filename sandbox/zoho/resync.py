@@ -12,8 +12,9 @@ import httpx
 import psycopg
 
 from ..errors import SandboxError
+from ..facts import ZOHO_API_PREFIXES, ZOHO_LISTS, ZohoList
 from .app import Credentials
-from .data import LISTS, ZohoList, parse_zoho_time
+from .data import parse_zoho_time
 
 TIMEOUT_SECONDS = 10.0
 MAX_THROTTLED_WAITS = 5
@@ -46,8 +47,9 @@ def fetch_all(base_url: str, credentials: Credentials, zoho_list: ZohoList) -> l
         params = {"organization_id": credentials.organization_id, "per_page": 200}
         if zoho_list.name == "contacts":
             params["contact_type"] = "customer"
+        path = f"{ZOHO_API_PREFIXES['books']}/{zoho_list.name}"
         while True:
-            answer = client.get(f"/books/v3/{zoho_list.name}", params={**params, "page": page}, headers=headers)
+            answer = client.get(path, params={**params, "page": page}, headers=headers)
             if answer.status_code == 429 and waits < MAX_THROTTLED_WAITS:
                 waits += 1
                 time.sleep(min(60, int(answer.headers.get("Retry-After", "1"))))
@@ -63,7 +65,7 @@ def fetch_all(base_url: str, credentials: Credentials, zoho_list: ZohoList) -> l
 
 def resync(db_url: str, base_url: str, credentials: Credentials, list_name: str) -> tuple[int, int]:
     """Insert the records the ERP lacks and bring older rows up to Zoho's time; returns (inserted, updated)."""
-    zoho_list = LISTS[list_name]
+    zoho_list = ZOHO_LISTS[list_name]
     records = fetch_all(base_url, credentials, zoho_list)
     inserted = updated = 0
     with psycopg.connect(db_url, connect_timeout=5) as conn:

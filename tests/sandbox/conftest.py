@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from sandbox import Sandbox
 from sandbox.controller import runtime_root
-from sandbox.erp.entities import WEBHOOK_ROUTES
+from sandbox.facts import WEBHOOK_ROUTES
 from sandbox.processes import wait_until
 
 DB_PASSWORD = "sandbox-test-pw"

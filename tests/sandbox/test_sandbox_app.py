@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from sandbox import Sandbox
-from sandbox.erp.entities import WEBHOOK_ROUTES
+from sandbox.facts import WEBHOOK_ROUTES
 
 ROUTES = list(WEBHOOK_ROUTES.values())
 

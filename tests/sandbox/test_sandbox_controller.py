@@ -17,7 +17,7 @@ import pytest
 import sandbox.postgres
 from sandbox import FAULT_NAMES, Sandbox, SandboxError
 from sandbox.controller import runtime_root
-from sandbox.erp.entities import WEBHOOK_ROUTES
+from sandbox.facts import WEBHOOK_ROUTES
 from sandbox.provision import api_token
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from sandbox import FAULT_NAMES, SandboxError
-from sandbox.faults import FaultStore, parse_fault
+from sandbox.controller import SERVICES
+from sandbox.faults import FAULTS, FaultStore, ServiceDownFault, parse_fault
 
 ROUTES = "products, customers, invoices, orders, stock, prices, payments, vendors, users"
 
@@ -94,3 +95,9 @@ def test_malformed_store_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text('{"faults": "webhook-error:invoices"}')
     with pytest.raises(SandboxError, match="is malformed: 'faults' must be a list of specs"):
         FaultStore(path).specs()
+
+
+def test_every_service_fault_stops_a_service_of_the_table() -> None:
+    stopped = {kind.name: kind.service for kind in FAULTS.values() if isinstance(kind, ServiceDownFault)}
+    assert stopped == {"worker-down": "worker", "backend-down": "app", "database-down": "postgres", "zoho-down": "zoho"}
+    assert set(stopped.values()) <= set(SERVICES)

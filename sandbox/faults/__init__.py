@@ -1,0 +1,105 @@
+"""Faults the sandbox switches on at runtime, each breaking one thing for a real reason.
+
+A fault spec is ``NAME`` or ``NAME:ARG``. Every fault kind validates its
+argument, applies itself to a sandbox and reports whether it is in effect
+(:mod:`.base`). The kinds come in families, one module each:
+
+- :mod:`.webhook` -- flag faults on the ERP app's webhook routes;
+- :mod:`.service` -- service-down faults, which stop one of the sandbox's processes;
+- :mod:`.env_file` -- edits of the sandbox's env file;
+- :mod:`.endpoint` -- flag faults on the ERP app's BFF paths;
+- :mod:`.zoho` -- flag faults the Zoho simulator acts out, and the simulator stopped;
+- :mod:`.data` -- changes to the sandbox database (queue rows, migration, tables and columns).
+
+Flag faults are recorded in ``home/faults.json``; the process that acts one out
+re-reads that file when it changes. Adding a fault means adding an entry to the
+``KINDS`` of its family (and, for a new flag fault, teaching the app or the
+simulator what it does); :data:`FAULTS` lists the families in the order
+``python -m sandbox --help`` shows them.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from ..errors import SandboxError
+from . import data, endpoint, env_file, service, webhook, zoho
+from .base import LOCK_TIMEOUT_SECONDS, Fault, FaultKind, FaultStore, FaultTarget, FaultView, FlagFault
+from .data import FAULT_ROW_PREFIX, HIDDEN_SUFFIX, DataFault, HiddenObjectFault, MigrationBehindFault, QueueRowsFault
+from .endpoint import EndpointFault
+from .env_file import EnvFileFault
+from .service import ServiceDownFault
+from .zoho import ZohoFault
+
+__all__ = [
+    "FAULTS",
+    "FAULT_NAMES",
+    "FAULT_ROW_PREFIX",
+    "HIDDEN_SUFFIX",
+    "LOCK_TIMEOUT_SECONDS",
+    "DataFault",
+    "EndpointFault",
+    "EnvFileFault",
+    "Fault",
+    "FaultKind",
+    "FaultStore",
+    "FaultTarget",
+    "FaultView",
+    "FlagFault",
+    "HiddenObjectFault",
+    "MigrationBehindFault",
+    "QueueRowsFault",
+    "ServiceDownFault",
+    "ZohoFault",
+    "active_faults",
+    "describe_faults",
+    "parse_fault",
+    "undo_data_faults",
+]
+
+FAMILIES = (webhook, service, env_file, endpoint, zoho, data)
+
+
+def _registry() -> dict[str, FaultKind]:
+    kinds = [kind for family in FAMILIES for kind in family.KINDS]
+    registry = {kind.name: kind for kind in kinds}
+    if len(registry) != len(kinds):
+        twice = sorted({kind.name for kind in kinds if sum(other.name == kind.name for other in kinds) > 1})
+        raise RuntimeError(f"fault names defined twice: {', '.join(twice)}")
+    return registry
+
+
+FAULTS: dict[str, FaultKind] = _registry()
+FAULT_NAMES: tuple[str, ...] = tuple(FAULTS)
+
+
+def describe_faults() -> str:
+    """One line per fault: usage and effect (for help texts)."""
+    return "\n".join(f"  {kind.usage:<28} {kind.summary}" for kind in FAULTS.values())
+
+
+def parse_fault(spec: str) -> Fault:
+    """Validate ``NAME`` or ``NAME:ARG``; a bad spec raises SandboxError naming the allowed ones."""
+    name, separator, argument = spec.strip().partition(":")
+    kind = FAULTS.get(name)
+    if kind is None:
+        close = difflib.get_close_matches(name, FAULT_NAMES, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        allowed = ", ".join(kind.usage for kind in FAULTS.values())
+        routes = ", ".join(webhook.ROUTE_NAMES)
+        raise SandboxError(f"unknown fault {spec!r}{hint}; allowed faults: {allowed}; <entity> is one of: {routes}")
+    fault_argument = argument if separator else None
+    kind.check_argument(fault_argument)
+    return Fault(kind, fault_argument)
+
+
+def active_faults(target: FaultView) -> list[str]:
+    """Faults in effect: recorded flag faults, and the faults whose effect is found in the sandbox."""
+    return [spec for kind in FAULTS.values() for spec in kind.active_specs(target)]
+
+
+def undo_data_faults(target: FaultView) -> None:
+    """Take back every data fault's change to the database (the sandbox's reset runs this)."""
+    for kind in FAULTS.values():
+        if isinstance(kind, DataFault):
+            kind.undo(target)
