@@ -47,7 +47,7 @@ def code_gate(name: str) -> str:
 
 ALL_CHECKS = (
     [variable_check(name) for name in ENV_VARIABLES]
-    + [bff_check("answers_without_server_error", e) for e in ENDPOINTS]
+    + [bff_check("answers_with_data", e) for e in ENDPOINTS]
     + [bff_check("refuses_anonymous_calls", e) for e in PROTECTED]
     + [bff_check("latency_within_limit", e) for e in ENDPOINTS]
     + [code_gate(name) for name in CODE_GATES]
@@ -132,7 +132,7 @@ def test_env_file_parser_handles_quotes_comments_and_export():
 BFF_FAULTS = {
     "endpoint-error": (
         f"endpoint-error:{BFF}/gps/sync-status",
-        "answers_without_server_error",
+        "answers_with_data",
         "gps-sync-status",
         "http_status",
         "H35",
