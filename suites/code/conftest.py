@@ -47,8 +47,10 @@ def code_gates(request: pytest.FixtureRequest, inventory: Inventory, source_dir:
 def gate_verdict(request: pytest.FixtureRequest, code_gates: dict) -> Verdict:
     """The verdict of the gate this check enforces (``@gate(name)`` on the check).
 
-    The gate's run time is a property of the check (``gate_seconds`` in junit.xml).
+    The gate's run time and the process that ran it are properties of the check
+    (``gate_seconds`` and ``gate_runner`` in junit.xml).
     """
-    verdict = Verdict.from_data(code_gates[request.function.code_gate])
-    request.node.user_properties.append(("gate_seconds", verdict.seconds))
+    data = code_gates[request.function.code_gate]
+    verdict = Verdict.from_data(data)
+    request.node.user_properties += [("gate_seconds", verdict.seconds), ("gate_runner", data.get("runner_pid"))]
     return verdict

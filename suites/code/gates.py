@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -665,7 +666,7 @@ def selected_gates(items) -> list[str]:
 def run_gates(names: list[str], checkout: Checkout) -> dict[str, dict[str, Any]]:
     """Run the named gates at once; each one's verdict as plain data."""
     tracked, error = tracked_files(checkout.root, checkout.timeout)
-    checkout = Checkout(**{**checkout.__dict__, "tracked": tracked, "tracked_error": error})
+    checkout = dataclasses.replace(checkout, tracked=tracked, tracked_error=error)
     with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="code-gate") as pool:
         futures = {name: pool.submit(GATES[name].verdict, checkout) for name in names}
-        return {name: future.result().to_data() for name, future in futures.items()}
+        return {name: {**future.result().to_data(), "runner_pid": os.getpid()} for name, future in futures.items()}
