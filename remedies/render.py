@@ -8,7 +8,8 @@ section and the healing plan — renders it here, from one context:
 - the failure itself: ``{nodeid}``, ``{check}`` (the test name with its id),
   ``{kind}`` and ``{evidence}`` (a one-line summary of its evidence),
 - target facts: ``{target}``, ``{base_url}`` and ``{tds_entity}`` (the TDS
-  entity of the failed webhook route), when the target is known.
+  entity of the failed webhook route) and ``{endpoint_path}`` (the path of the failed
+  named API endpoint), when the target is known.
 
 The failure's own values win over target facts. Steps are described by one
 describer, :func:`describe_step`, the same text the healing plan and ledger use.
@@ -64,6 +65,10 @@ def target_facts(inventory: Inventory | None, params: Mapping[str, Any]) -> dict
     route = next((r for r in inventory.webhooks.routes if r.name == params.get("entity")), None)
     if route is not None:
         facts["tds_entity"] = route.tds_entity
+    name = params.get("endpoint") or params.get("protected_endpoint")
+    endpoint = next((e for e in inventory.api.endpoints if e.name == name), None)
+    if endpoint is not None:
+        facts["endpoint_path"] = endpoint.path
     return facts
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from fixtures.failures import CheckFailed
+from fixtures.http import new_client
+from fixtures.openapi import DOCUMENT_ID, run_operations
 from fixtures.target import target_inventory
 
 
@@ -43,6 +46,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             for name, entity in inventory.zoho.entities.items()
         ]
         metafunc.parametrize("zoho_entity", params)
+    if "get_operation" in metafunc.fixturenames:
+        found = run_operations(inventory, lambda: new_client(inventory)) if inventory.api.openapi.enabled else []
+        if isinstance(found, CheckFailed):  # one check that carries why no operation could be listed
+            metafunc.parametrize("get_operation", [found], ids=[DOCUMENT_ID])
+        else:
+            metafunc.parametrize("get_operation", found, ids=[operation.id for operation in found])
     if "protected_endpoint" in metafunc.fixturenames:
         names = [endpoint.name for endpoint in inventory.api.endpoints if endpoint.protected]
         metafunc.parametrize("protected_endpoint", names, ids=names)
