@@ -78,6 +78,42 @@ def test_dead_letters_within_limit(inventory):
         )
 
 
+def test_dead_letter_rate_within_limit(inventory, queue_probes):
+    """The share of the window's settled events that ended dead-lettered, by entity and error code."""
+    limit = inventory.tds.dead_letter_rate_max
+    with connect(inventory) as db:
+        groups = db.execute(
+            """
+            SELECT entity_type::text AS entity_type, coalesce(error_code, 'none') AS error_code,
+                   count(*) FILTER (WHERE status = 'dead_letter') AS dead, count(*) AS settled
+            FROM tds_sync_queue
+            WHERE status IN ('completed', 'dead_letter', 'failed')
+              AND created_at > now() - make_interval(hours => %(hours)s)
+              AND (source_entity_id NOT LIKE %(probe_pattern)s OR source_entity_id = ANY(%(own_probes)s))
+            GROUP BY 1, 2
+            ORDER BY 3 DESC, 1, 2
+            """,
+            _measured(inventory, queue_probes),
+        ).fetchall()
+    settled = sum(group["settled"] for group in groups)
+    dead = sum(group["dead"] for group in groups)
+    hours = inventory.tds.window_hours
+    if not settled:
+        title = f"no settled sync event in the last {hours} h: the rate cannot be shown"
+        raise CheckFailed("not_processed", title, window_hours=hours)
+    rate = dead / settled
+    if rate > limit:
+        raise CheckFailed(
+            "dead_letters",
+            f"{rate:.1%} of the settled sync events of the last {hours} h ended dead-lettered, above {limit:.1%}",
+            dead_letters=dead,
+            settled=settled,
+            rate=round(rate, 4),
+            limit=limit,
+            by_entity_and_error_code=[group for group in groups if group["dead"]],
+        )
+
+
 def test_no_item_stuck_in_processing(inventory):
     minutes = inventory.tds.stuck_processing_minutes
     with connect(inventory) as db:

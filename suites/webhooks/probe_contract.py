@@ -10,7 +10,7 @@ of its real cause.
 
 from __future__ import annotations
 
-from fixtures.failures import CheckFailed
+from fixtures.failures import CheckFailed, excerpt
 from fixtures.inventory import Inventory
 from fixtures.webhooks import WebhookProbe
 
@@ -61,21 +61,28 @@ def completion_failure(probe: WebhookProbe, inventory: Inventory) -> CheckFailed
     status = row.get("status", "unknown")
     if status == "completed":
         return None
+    evidence = {
+        "probe_id": probe.probe_id,
+        "queue_id": probe.queue_id,
+        "status": status,
+        "attempts": row.get("attempt_count"),
+        "waited_s": probe.waited_s,
+    }
+    if row.get("attempt_count") and (row.get("error_code") or row.get("error_message")):
+        # Attempted and failed: the worker runs; restarting it cannot help.
+        return CheckFailed(
+            "processing_error",
+            f"{probe.route.name}: the worker attempted the probe event and failed it ({row.get('error_code')})",
+            **evidence,
+            error_codes=[row.get("error_code") or "none"],
+            error=excerpt(row.get("error_message") or ""),
+        )
     if status in ("dead_letter", "failed"):
         title = f"{probe.route.name}: probe event ended in {status}"
     else:
         limit = inventory.webhooks.completion_timeout_seconds
-        title = f"{probe.route.name}: probe event not completed within {limit:g} s"
-    return CheckFailed(
-        "not_processed",
-        title,
-        probe_id=probe.probe_id,
-        queue_id=probe.queue_id,
-        status=status,
-        attempts=row.get("attempt_count"),
-        error=row.get("error_message"),
-        waited_s=probe.waited_s,
-    )
+        title = f"{probe.route.name}: probe event not completed within {limit:g} s and never attempted"
+    return CheckFailed("not_processed", title, **evidence)
 
 
 def webhook_report_line(probe: WebhookProbe, inventory: Inventory) -> tuple[str, str]:
