@@ -100,3 +100,23 @@ def test_a_two_worker_run_posts_one_probe_per_route(suite, healthy_sandbox):
     assert run.exit_code == 0, run.output
     # Delivery, completion and queue-health checks on both workers share one probe set.
     assert probe_events() - before == len(ROUTES)
+
+
+def delay(tds_entity: str) -> str:
+    return f"suites/sync/test_queue_health.py::test_sync_delay_within_limit[{tds_entity}]"
+
+
+EVENTS_COMPLETE = "suites/sync/test_queue_health.py::test_webhook_events_reach_completed"
+
+
+def test_a_failing_delivery_is_the_root_of_every_queue_failure_of_its_route_in_the_whole_stage(suite):
+    run = suite("-m", "staging", "--sandbox-fault", "webhook-error:invoices")
+    assert run.exit_code == 1, run.output
+    root = accepts("invoices")
+    assert {f["nodeid"]: (f["kind"], f["recipe"], f["root_cause"]) for f in run.findings["failures"]} == {
+        root: ("http_status", "H07", None),
+        completes("invoices"): ("http_status", "H07", root),
+        delay("invoice"): ("not_processed", "H07", root),
+        EVENTS_COMPLETE: ("not_processed", "H07", root),
+    }
+    assert "H11" not in (run.reports_dir / "auto_healing_suggestions.txt").read_text(encoding="utf-8")
