@@ -22,6 +22,33 @@ def completes(entity: str) -> str:
 
 ALL_CHECKS = [HEALTH, LATENCY, WEBHOOKS_HEALTH] + [f(e) for e in ROUTES for f in (route_served, accepts, completes)]
 
-# The files of the checks above: faulted runs select them, so later checks in
-# the same stage do not change these runs' exact outcomes.
+TDS_ENTITY = {
+    "products": "product", "customers": "customer", "invoices": "invoice", "orders": "order",
+    "stock": "stock_adjustment", "prices": "price_list", "payments": "PAYMENT", "vendors": "VENDOR", "users": "USER",
+}  # fmt: skip
+EVENTS_COMPLETE = "suites/sync/test_queue_health.py::test_webhook_events_reach_completed"
+DEAD_LETTER_RATE = "suites/sync/test_queue_health.py::test_dead_letter_rate_within_limit"
+
+
+def delay(route: str) -> str:
+    """The sync-delay check of a webhook route's TDS entity."""
+    return f"suites/sync/test_queue_health.py::test_sync_delay_within_limit[{TDS_ENTITY[route]}]"
+
+
+# Every check of the staging stage that talks to the app (a backend that is down fails them all).
+BFF_ENDPOINTS = ["gps-sync-status", "commissions-summary", "transfers-statistics"]
+BFF_PUBLIC = ["gps-health", "commissions-health", "transfers-health"]
+APP_CHECKS = [
+    *ALL_CHECKS,
+    *[delay(route) for route in ROUTES],
+    EVENTS_COMPLETE,
+    DEAD_LETTER_RATE,
+    "suites/api/test_openapi_operations.py::test_get_operation_answers[openapi.json]",
+    *[f"suites/api/test_bff_endpoints.py::test_bff_endpoint_{check}[{e}]"
+      for check in ("answers_with_data", "latency_within_limit") for e in BFF_ENDPOINTS + BFF_PUBLIC],
+    *[f"suites/api/test_bff_endpoints.py::test_bff_endpoint_refuses_anonymous_calls[{e}]" for e in BFF_ENDPOINTS],
+]  # fmt: skip
+
+# The delivery path's files: the heal and target-policy runs select them to keep their runs short;
+# the fault matrix runs the whole stage.
 DELIVERY_CHECK_FILES = ["suites/api/test_health.py", "suites/webhooks", "suites/sync/test_queue_processing.py"]

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from expected import ALL_CHECKS, DELIVERY_CHECK_FILES, HEALTH, ROUTES, accepts, completes, route_served
+from expected import (
+    ALL_CHECKS,
+    APP_CHECKS,
+    DEAD_LETTER_RATE,
+    EVENTS_COMPLETE,
+    HEALTH,
+    ROUTES,
+    accepts,
+    completes,
+    delay,
+    route_served,
+)
+
+
+def outcomes(run) -> dict[str, tuple[str, str | None, str | None]]:
+    """node id -> (kind, recipe, root cause) of every failure of the run."""
+    return {f["nodeid"]: (f["kind"], f["recipe"], f["root_cause"]) for f in run.findings["failures"]}
 
 
 def test_healthy_sandbox_passes_every_staging_check(suite):
@@ -31,54 +47,69 @@ WEBHOOK_FAULTS = {
 
 
 @pytest.mark.parametrize("fault", list(WEBHOOK_FAULTS))
-def test_webhook_fault_fails_its_entity_only(suite, fault):
+def test_webhook_fault_fails_its_route_and_what_depends_on_it_in_the_whole_stage(suite, fault):
     kind, recipe = WEBHOOK_FAULTS[fault]
-    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", f"{fault}:invoices")
+    run = suite("-m", "staging", "--sandbox-fault", f"{fault}:invoices")
     assert run.exit_code == 1, run.output
-    assert run.failed() == {accepts("invoices"): (kind, recipe), completes("invoices"): (kind, recipe)}
-    roots = {f["nodeid"]: f["root_cause"] for f in run.findings["failures"]}
-    assert roots == {accepts("invoices"): None, completes("invoices"): accepts("invoices")}
+    root = accepts("invoices")
+    assert outcomes(run) == {
+        root: (kind, recipe, None),
+        completes("invoices"): (kind, recipe, root),
+        delay("invoices"): ("not_processed", recipe, root),
+        EVENTS_COMPLETE: ("not_processed", recipe, root),
+    }
+    assert "H11" not in (run.reports_dir / "auto_healing_suggestions.txt").read_text(encoding="utf-8")
 
 
 def test_missing_webhook_route_is_the_root_of_its_delivery_failures(suite):
-    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", "webhook-missing:orders")
+    run = suite("-m", "staging", "--sandbox-fault", "webhook-missing:orders")
     assert run.exit_code == 1, run.output
-    assert run.failed() == {
-        route_served("orders"): ("route_missing", "H04"),
-        accepts("orders"): ("route_missing", "H04"),
-        completes("orders"): ("route_missing", "H04"),
-    }
-    roots = {f["nodeid"]: f["root_cause"] for f in run.findings["failures"]}
-    assert roots == {
-        route_served("orders"): None,
-        accepts("orders"): route_served("orders"),
-        completes("orders"): route_served("orders"),
+    root = route_served("orders")
+    assert outcomes(run) == {
+        root: ("route_missing", "H04", None),
+        accepts("orders"): ("route_missing", "H04", root),
+        completes("orders"): ("route_missing", "H04", root),
+        delay("orders"): ("not_processed", "H04", root),
+        EVENTS_COMPLETE: ("not_processed", "H04", root),
     }
 
 
-def test_worker_down_fails_every_completion_check(suite):
-    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", "worker-down")
+def test_worker_down_fails_every_completion_check_and_the_queue_measures_they_explain(suite):
+    run = suite("-m", "staging", "--sandbox-fault", "worker-down")
     assert run.exit_code == 1, run.output
-    assert run.failed() == {completes(entity): ("not_processed", "H11") for entity in ROUTES}
+    found = outcomes(run)
+    assert {nodeid: found[nodeid] for nodeid in map(completes, ROUTES)} == {
+        completes(route): ("not_processed", "H11", None) for route in ROUTES
+    }
+    dependents = {delay(route): completes(route) for route in ROUTES}
+    assert set(found) == {*map(completes, ROUTES), *dependents, EVENTS_COMPLETE, DEAD_LETTER_RATE}
+    assert {nodeid: found[nodeid] for nodeid in dependents} == {
+        nodeid: ("not_processed", "H11", root) for nodeid, root in dependents.items()
+    }
+    assert found[EVENTS_COMPLETE][:2] == found[DEAD_LETTER_RATE][:2] == ("not_processed", "H11")
+    assert found[EVENTS_COMPLETE][2] in set(map(completes, ROUTES))
 
 
 def test_backend_down_names_health_as_root_cause_of_every_failure(suite):
-    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", "backend-down")
+    run = suite("-m", "staging", "--sandbox-fault", "backend-down")
     assert run.exit_code == 1, run.output
     failures = {f["nodeid"]: f for f in run.findings["failures"]}
-    assert set(failures) == set(ALL_CHECKS)
-    assert failures[HEALTH]["kind"] == "unreachable"
-    assert failures[HEALTH]["recipe"] == "H13"
-    assert failures[HEALTH]["root_cause"] is None
-    assert {nodeid: f["root_cause"] for nodeid, f in failures.items() if nodeid != HEALTH} == {
-        nodeid: HEALTH for nodeid in ALL_CHECKS if nodeid != HEALTH
+    assert set(failures) == set(APP_CHECKS)
+    assert (failures[HEALTH]["kind"], failures[HEALTH]["recipe"], failures[HEALTH]["root_cause"]) == (
+        "unreachable",
+        "H13",
+        None,
+    )
+    assert {nodeid: (f["root_cause"], f["recipe"]) for nodeid, f in failures.items() if nodeid != HEALTH} == {
+        nodeid: (HEALTH, "H13") for nodeid in APP_CHECKS if nodeid != HEALTH
     }
-    assert {f["kind"] for f in failures.values()} == {"unreachable"}
+    queue_measures = {EVENTS_COMPLETE, DEAD_LETTER_RATE, *map(delay, ROUTES)}
+    assert {f["kind"] for nodeid, f in failures.items() if nodeid not in queue_measures} == {"unreachable"}
 
 
 def test_every_hung_webhook_fails_as_timeout_within_one_timeout_not_nine(suite):
     faults = [arg for entity in ROUTES for arg in ("--sandbox-fault", f"webhook-timeout:{entity}")]
-    run = suite(*DELIVERY_CHECK_FILES, "-m", "staging", "-k", "accepts_and_records or reaches_completed", *faults)
+    run = suite("-m", "staging", "-k", "accepts_and_records or reaches_completed", *faults)
     assert run.exit_code == 1, run.output
     assert run.failed() == {
         **{accepts(entity): ("timeout", "H03") for entity in ROUTES},
@@ -100,23 +131,3 @@ def test_a_two_worker_run_posts_one_probe_per_route(suite, healthy_sandbox):
     assert run.exit_code == 0, run.output
     # Delivery, completion and queue-health checks on both workers share one probe set.
     assert probe_events() - before == len(ROUTES)
-
-
-def delay(tds_entity: str) -> str:
-    return f"suites/sync/test_queue_health.py::test_sync_delay_within_limit[{tds_entity}]"
-
-
-EVENTS_COMPLETE = "suites/sync/test_queue_health.py::test_webhook_events_reach_completed"
-
-
-def test_a_failing_delivery_is_the_root_of_every_queue_failure_of_its_route_in_the_whole_stage(suite):
-    run = suite("-m", "staging", "--sandbox-fault", "webhook-error:invoices")
-    assert run.exit_code == 1, run.output
-    root = accepts("invoices")
-    assert {f["nodeid"]: (f["kind"], f["recipe"], f["root_cause"]) for f in run.findings["failures"]} == {
-        root: ("http_status", "H07", None),
-        completes("invoices"): ("http_status", "H07", root),
-        delay("invoice"): ("not_processed", "H07", root),
-        EVENTS_COMPLETE: ("not_processed", "H07", root),
-    }
-    assert "H11" not in (run.reports_dir / "auto_healing_suggestions.txt").read_text(encoding="utf-8")
