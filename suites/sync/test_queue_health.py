@@ -241,9 +241,8 @@ def _settled(groups: list[dict], hours: int, what: str, measure: str) -> int:
     __tracebackhide__ = True
     settled = sum(group["settled"] for group in groups)
     if not settled:
-        raise CheckFailed(
-            "not_processed", f"no settled {what} in the last {hours} h: the {measure} cannot be shown", window_hours=hours
-        )
+        title = f"no settled {what} in the last {hours} h: the {measure} cannot be shown"
+        raise CheckFailed("not_processed", title, window_hours=hours)
     return settled
 
 
