@@ -229,3 +229,36 @@ def _insert_poison_dead_letter(db: psycopg.Connection) -> None:
 def _delete_poison_dead_letter(db: psycopg.Connection) -> None:
     db.execute("DELETE FROM tds_dead_letter_queue WHERE source_entity_id = %s", (POISON_ID,))
     db.execute("DELETE FROM tds_sync_queue WHERE source_entity_id = %s", (POISON_ID,))
+
+
+REAL_TRAFFIC = f"{QUEUE}::test_real_traffic_reaches_completed"
+
+
+def test_real_traffic_that_fails_is_judged_without_any_probe(suite, healthy_sandbox):
+    """Two real invoice events in the window, one completed and one dead-lettered: a processing error."""
+    insert_event = """
+        INSERT INTO tds_inbox_events (source_type, entity_type, source_entity_id, raw_payload)
+        VALUES ('zoho', 'invoice', %(id)s, '{}') RETURNING id
+    """
+    insert_queue = """
+        INSERT INTO tds_sync_queue (inbox_event_id, entity_type, source_entity_id, operation_type,
+                                    validated_payload, status, attempt_count, error_code)
+        VALUES (%(event)s, 'invoice', %(id)s, 'update', '{}', %(status)s::tds_event_status, %(attempts)s, %(code)s)
+    """
+    ids = ["real-invoice-ok-1", "real-invoice-bad-1"]
+    with psycopg.connect(healthy_sandbox.db_url, autocommit=True) as db:
+        try:
+            for source_id, status, attempts, code in zip(
+                ids, ("completed", "dead_letter"), (1, 3), (None, "ZOHO_400"), strict=True
+            ):
+                event = db.execute(insert_event, {"id": source_id}).fetchone()[0]
+                params = {"event": event, "id": source_id, "status": status, "attempts": attempts, "code": code}
+                db.execute(insert_queue, params)
+            run = suite("suites/sync/test_queue_health.py", "-m", "staging", "-k", "real_traffic", "-rs")
+        finally:
+            db.execute("DELETE FROM tds_sync_queue WHERE source_entity_id = ANY(%(ids)s)", {"ids": ids})
+            db.execute("DELETE FROM tds_inbox_events WHERE source_entity_id = ANY(%(ids)s)", {"ids": ids})
+    assert run.exit_code == 1, run.output
+    assert run.failed() == {f"{REAL_TRAFFIC}[invoice]": ("processing_error", "H41")}
+    assert evidence(run, f"{REAL_TRAFFIC}[invoice]")["received"] == 2
+    assert "no settled product event in the last 24 h: nothing to judge" in run.output

@@ -253,3 +253,41 @@ def _own_probe_failures(inventory: Inventory, probes: dict[str, WebhookProbe]) -
         if failure is not None:
             failures.append({"route": name, "probe_id": probe.probe_id, "kind": failure.kind, "why": failure.title})
     return failures
+
+
+def test_real_traffic_reaches_completed(tds_entity, inventory):
+    """The window's real inbox events of the entity (probes left out) reached completed.
+
+    On a target where no probe may be posted (production) this is the evidence that the
+    sync works; it is skipped with the reason only when the entity had no settled event.
+    """
+    hours = inventory.tds.window_hours
+    with connect(inventory) as db:
+        row = db.execute(
+            """
+            SELECT count(*) AS received,
+                   count(*) FILTER (WHERE q.status = 'completed') AS completed,
+                   count(*) FILTER (WHERE q.id IS NULL) AS never_queued,
+                   count(*) FILTER (WHERE q.status IN ('dead_letter', 'failed')) AS failed
+            FROM tds_inbox_events AS e
+            LEFT JOIN tds_sync_queue AS q ON q.inbox_event_id = e.id
+            WHERE e.entity_type::text = %(entity)s
+              AND e.received_at > now() - make_interval(hours => %(hours)s)
+              AND e.source_entity_id NOT LIKE %(probe_pattern)s
+              AND (q.status IS NULL OR q.status NOT IN ('pending', 'processing', 'retry'))
+            """,
+            {"entity": tds_entity, "hours": hours, "probe_pattern": f"{inventory.webhooks.probe_prefix}%"},
+        ).fetchone()
+    if not row["received"]:
+        pytest.skip(f"no settled {tds_entity} event in the last {hours} h: nothing to judge")
+    rate = row["completed"] / row["received"]
+    if rate < inventory.tds.webhook_success_rate:
+        # Attempted and failed, never queued, or left unprocessed: three different causes.
+        kind = "processing_error" if row["failed"] else "not_recorded" if row["never_queued"] else "not_processed"
+        raise CheckFailed(
+            kind,
+            f"{rate:.1%} of the {tds_entity} events of the last {hours} h reached completed",
+            **row,
+            rate=round(rate, 4),
+            threshold=inventory.tds.webhook_success_rate,
+        )
