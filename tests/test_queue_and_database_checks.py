@@ -231,7 +231,7 @@ def _delete_poison_dead_letter(db: psycopg.Connection) -> None:
     db.execute("DELETE FROM tds_sync_queue WHERE source_entity_id = %s", (POISON_ID,))
 
 
-REAL_TRAFFIC = f"{QUEUE}::test_real_traffic_reaches_completed"
+REAL_TRAFFIC = f"{QUEUE}::test_real_traffic_of_entity_completes"
 
 
 def test_real_traffic_that_fails_is_judged_without_any_probe(suite, healthy_sandbox):

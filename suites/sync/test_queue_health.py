@@ -255,7 +255,7 @@ def _own_probe_failures(inventory: Inventory, probes: dict[str, WebhookProbe]) -
     return failures
 
 
-def test_real_traffic_reaches_completed(tds_entity, inventory):
+def test_real_traffic_of_entity_completes(tds_entity, inventory):
     """The window's real inbox events of the entity (probes left out) reached completed.
 
     On a target where no probe may be posted (production) this is the evidence that the
