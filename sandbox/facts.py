@@ -16,12 +16,14 @@ PACKAGE_NAME = __name__.rpartition(".")[0]
 PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent  # the working directory of every sandbox process, so ``-m sandbox`` finds this copy
 SAMPLE_SOURCE = PACKAGE_ROOT / "sample_source"
-SCHEMA_FILE = PACKAGE_ROOT / "schema.sql"
+SEED_FILE = PACKAGE_ROOT / "seed.sql"  # the deterministic data set, loaded once the migrations built the schema
 
 # -- its address and its database -------------------------------------------
 
 LOOPBACK = "127.0.0.1"
 DATABASE_NAME = "tsh_erp"
+# The database as an owned start leaves it (schema, seed, head revision); reset restores DATABASE_NAME from it.
+TEMPLATE_DATABASE_NAME = f"{DATABASE_NAME}_template"
 DATABASE_ROLE = "tsh_app"
 
 # -- the ERP app's webhook routes and the TDS entities they feed ---------------

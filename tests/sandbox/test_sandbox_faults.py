@@ -39,6 +39,7 @@ def test_fault_names_are_the_documented_set() -> None:
         "stuck-processing",
         "backlog",
         "migration-behind",
+        "migration-heads",
         "missing-table",
         "missing-column",
     )
