@@ -6,6 +6,7 @@ argument, applies itself to a sandbox and reports whether it is in effect
 
 - :mod:`.webhook` -- flag faults on the ERP app's webhook routes;
 - :mod:`.service` -- service-down faults, which stop one of the sandbox's processes;
+- :mod:`.sync` -- flag faults the sync worker acts out;
 - :mod:`.env_file` -- edits of the sandbox's env file;
 - :mod:`.endpoint` -- flag faults on the ERP app's BFF paths;
 - :mod:`.zoho` -- flag faults the Zoho simulator acts out, and the simulator stopped;
@@ -13,8 +14,8 @@ argument, applies itself to a sandbox and reports whether it is in effect
 
 Flag faults are recorded in ``home/faults.json``; the process that acts one out
 re-reads that file when it changes. Adding a fault means adding an entry to the
-``KINDS`` of its family (and, for a new flag fault, teaching the app or the
-simulator what it does); :data:`FAULTS` lists the families in the order
+``KINDS`` of its family (and, for a new flag fault, teaching the app, the worker
+or the simulator what it does); :data:`FAULTS` lists the families in the order
 ``python -m sandbox --help`` shows them.
 """
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import difflib
 
 from ..errors import SandboxError
-from . import data, endpoint, env_file, service, webhook, zoho
+from . import data, endpoint, env_file, service, sync, webhook, zoho
 from .base import LOCK_TIMEOUT_SECONDS, Fault, FaultKind, FaultStore, FaultTarget, FaultView, FlagFault
 from .data import (
     FAULT_ROW_PREFIX,
@@ -66,7 +67,7 @@ __all__ = [
     "undo_faults",
 ]
 
-FAMILIES = (webhook, service, env_file, endpoint, zoho, data)
+FAMILIES = (webhook, service, sync, env_file, endpoint, zoho, data)
 
 
 def _registry() -> dict[str, FaultKind]:

@@ -25,6 +25,7 @@ def test_fault_names_are_the_documented_set() -> None:
         "worker-down",
         "backend-down",
         "database-down",
+        "worker-failing",
         "secret-placeholder",
         "secret-missing",
         "endpoint-error",
