@@ -75,6 +75,26 @@ HEALTH_PATHS: tuple[str, ...] = (
 )
 BFF_PATHS: tuple[str, ...] = PROTECTED_PATHS + HEALTH_PATHS
 
+# -- the ERP app's read routes on its records (behind the BFF's bearer token) --------
+
+RECORD_PATHS: tuple[str, ...] = (
+    "/api/customers",
+    "/api/customers/{customer_id}",
+    "/api/products",
+    "/api/products/summary",  # declared before /api/products/{product_id}, or the int id would capture it
+    "/api/products/{product_id}",
+    "/api/invoices",
+    "/api/invoices/{invoice_id}",
+)
+
+# -- every GET operation of the app's /openapi.json -----------------------------------
+
+READINESS_PATH = "/health"  # what the controller polls to know the app is up
+SYSTEM_PATHS: tuple[str, ...] = ("/", READINESS_PATH)
+TDS_MONITORING_PATHS: tuple[str, ...] = (f"{WEBHOOK_PREFIX}/health", f"{WEBHOOK_PREFIX}/stats")
+GET_PATHS: tuple[str, ...] = SYSTEM_PATHS + TDS_MONITORING_PATHS + BFF_PATHS + RECORD_PATHS
+BEARER_PATHS: tuple[str, ...] = PROTECTED_PATHS + RECORD_PATHS  # the GET operations that require the token
+
 # -- the Zoho lists the simulator serves and the ERP tables they mirror -----------
 
 ZOHO_API_PREFIXES = {"books": "/books/v3", "inventory": "/inventory/v1"}
