@@ -12,6 +12,7 @@ import os
 import secrets
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from .controller import ACTIONS, SERVICES, Sandbox, default_home
@@ -96,8 +97,16 @@ def service(arguments: argparse.Namespace) -> int:
 def migrate(arguments: argparse.Namespace) -> int:
     from .migrations import upgrade
 
-    before, after = upgrade(_attach(arguments).db_url)
+    sandbox = _attach(arguments)
+    before, after = upgrade(sandbox.db_url, sandbox.migrations_dir)
     print(f"database already at head {after}" if before == after else f"database migrated from {before} to {after}")
+    return 0
+
+
+def reset(arguments: argparse.Namespace) -> int:
+    started = time.monotonic()
+    _attach(arguments).reset()
+    print(f"sandbox reset in {time.monotonic() - started:.2f} s: faults cleared, services running, database restored")
     return 0
 
 
@@ -119,7 +128,12 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--home", type=Path, help="The sandbox's home directory")
     where.add_argument("--state", type=Path, help="The sandbox's state.json")
 
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description="Run the embedded TSH ERP sandbox")
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="Run the embedded TSH ERP sandbox",
+        epilog=f"faults (python -m sandbox fault add SPEC ...):\n{describe_faults()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("up", parents=[location], help="Start a fresh sandbox").set_defaults(run=up)
     commands.add_parser("down", parents=[location], help="Stop the sandbox and delete its home").set_defaults(run=down)
@@ -153,6 +167,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate", parents=[location], help="Apply the pending migrations (alembic upgrade head)"
     ).set_defaults(run=migrate)
+    commands.add_parser(
+        "reset",
+        parents=[location],
+        help="Clear every fault, start every service and restore the database from its template",
+    ).set_defaults(run=reset)
 
     resync_command = commands.add_parser(
         "zoho-resync", parents=[location], help="Copy the records Zoho holds and the ERP lacks into the ERP"

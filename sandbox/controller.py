@@ -7,9 +7,15 @@ A sandbox lives in a home directory::
     zoho.json      the Zoho simulator's OAuth client, refresh token and organization (mode 0600)
     faults.json    flag faults in effect (read by the app)
     app.env        application settings the configuration checks read (mode 0600; reset restores it)
+    alembic/       the sandbox's copy of the alembic script directory the database is migrated with
     source/        git checkout of sandbox/sample_source, for the code and build gates
     logs/          one log per service: postgres.log, app.log, worker.log, zoho.log
     pgdata/        the cluster (elsewhere when the postgres user cannot reach home)
+
+The cluster holds the ERP database tsh_erp and, saved once it was created,
+migrated and seeded, its template tsh_erp_template: reset restores tsh_erp
+from the template, so every run starts from the same data whatever the runs
+before it (and their heals) changed.
 """
 
 from __future__ import annotations
@@ -26,15 +32,24 @@ import httpx
 import psycopg
 from filelock import FileLock
 
+from . import migrations
 from .errors import SandboxError
 from .facts import LOOPBACK, PACKAGE_NAME, PROJECT_ROOT
-from .faults import FaultStore, active_faults, parse_fault, undo_data_faults
-from .postgres import Cluster, accepts_connections, create_erp_database, make_data_dir, remove_data_dir
+from .faults import FaultStore, active_faults, parse_fault, undo_faults
+from .postgres import (
+    Cluster,
+    accepts_connections,
+    create_erp_database,
+    load_seed,
+    make_data_dir,
+    remove_data_dir,
+    restore_from_template,
+    save_template,
+)
 from .processes import ProcessRecord, free_port, spawn, terminate_group, wait_until
 from .provision import api_token, create_source_checkout, env_values, write_env_file
 from .state import HomeLayout, SandboxState, Secrets, database_url
-from .zoho.app import load_credentials, new_credentials, save_credentials
-from .zoho.data import purge_extras
+from .zoho.app import RELOAD_PATH, load_credentials, new_credentials, save_credentials
 
 ACTIONS = ("start", "stop", "restart")
 READY_TIMEOUT_SECONDS = 20.0
@@ -77,6 +92,8 @@ class Service:
     ``before_start`` runs before every start. A new sandbox also runs
     ``before_first_start`` before its first start and ``after_first_start`` once
     it is first ready; the services after one with that step start only then.
+    :meth:`Sandbox.reset` runs ``reset`` once the service runs: it takes back
+    what runs changed in the service.
     """
 
     name: str
@@ -89,6 +106,7 @@ class Service:
     before_start: SandboxStep | None = None
     before_first_start: SandboxStep | None = None
     after_first_start: SandboxStep | None = None
+    reset: SandboxStep | None = None
 
     def __post_init__(self) -> None:
         if (self.command is None) == (self.start is None):
@@ -132,6 +150,16 @@ def _app_environment(sandbox: Sandbox) -> dict[str, str]:
     return environment
 
 
+def _reload_zoho(sandbox: Sandbox) -> None:
+    """Have the Zoho simulator start over from the database as it is now, as a restart would, in one request."""
+    try:
+        answer = httpx.post(f"{sandbox.zoho_url}{RELOAD_PATH}", timeout=10.0)
+    except httpx.HTTPError as error:
+        raise SandboxError(f"the Zoho simulator did not reload: {error}") from None
+    if answer.status_code != 200:
+        raise SandboxError(f"the Zoho simulator did not reload (HTTP {answer.status_code}); see its log")
+
+
 def _worker_command(sandbox: Sandbox) -> list[str]:
     return [sys.executable, "-m", f"{PACKAGE_NAME}.worker", "--state", str(sandbox.state_file)]
 
@@ -153,10 +181,9 @@ SERVICE_TABLE: dict[str, Service] = {
             start=lambda sandbox: sandbox._cluster.start(),
             is_ready=_accepts_logins,
             not_ready="did not accept connections",
-            after_first_start=lambda sandbox: create_erp_database(
-                sandbox._state.postgres_port, sandbox._secrets.db_password
-            ),
+            after_first_start=lambda sandbox: sandbox._build_database(),
             stop=lambda sandbox, record: sandbox._cluster.stop(),
+            reset=lambda sandbox: restore_from_template(sandbox._state.postgres_port, sandbox._secrets.db_password),
         ),
         Service(
             name="app",
@@ -174,6 +201,7 @@ SERVICE_TABLE: dict[str, Service] = {
             name="zoho",
             command=_uvicorn("zoho.app:create_app_from_state", lambda sandbox: sandbox._state.zoho_port),
             is_ready=_answers_health(attrgetter("zoho_url")),
+            reset=_reload_zoho,
         ),
     )
 }
@@ -276,9 +304,15 @@ class Sandbox:
             "TSH_SANDBOX_WEBHOOK_KEY": self.webhook_key or "",
             "TSH_SANDBOX_ENV_FILE": str(self._layout.env_file),
             "TSH_SANDBOX_SOURCE_DIR": str(self._layout.source_dir),
+            "TSH_SANDBOX_MIGRATIONS_DIR": str(self.migrations_dir),
             "TSH_SANDBOX_API_TOKEN": api_token(self._secrets.db_password),
             **self._zoho_env(),
         }
+
+    @property
+    def migrations_dir(self) -> Path:
+        """The sandbox's alembic script directory (absolute): what it migrates with, and faults change."""
+        return self._layout.migrations_dir
 
     @property
     def zoho_url(self) -> str:
@@ -343,15 +377,22 @@ class Sandbox:
         return active_faults(self)
 
     def reset(self) -> None:
-        """Clear all faults, restore the env file and start every stopped service."""
+        """Take the sandbox back to how its start left it, whatever runs and heals did since.
+
+        Flag faults are cleared, the env file and the migrations are restored,
+        every stopped service is started, the database is restored from its
+        template (queue rows, resync timestamps, copied rows, revisions and
+        renamed tables go with it) and the Zoho simulator reloads from it.
+        """
         self.clear_faults()
         self.restore_env_file()
+        undo_faults(self)
         with self._lock:
             self._refresh()
             for service in SERVICE_TABLE.values():
                 self._start_service(service)
-        undo_data_faults(self)  # queue rows, alembic_version and renamed tables/columns the data faults changed
-        purge_extras(self.db_url)  # rows a zoho-drift heal copied in
+                if service.reset is not None:
+                    service.reset(self)
 
     # -- internals ----------------------------------------------------------
 
@@ -392,7 +433,16 @@ class Sandbox:
         sandbox = cls(layout.state_file, state, secrets)
         sandbox.restore_env_file()
         create_source_checkout(layout.source_dir)
+        migrations.install(layout.migrations_dir)
         return sandbox
+
+    def _build_database(self) -> None:
+        """Create tsh_erp, migrate it to the head with alembic, seed it and save it as the template."""
+        port, password = self._state.postgres_port, self._secrets.db_password
+        create_erp_database(port, password)
+        migrations.upgrade(self.db_url, self.migrations_dir)
+        load_seed(self.db_url)
+        save_template(port, password)
 
     def _boot(self) -> None:
         """Start every service of the table, together where none waits for another's first-start step."""

@@ -16,12 +16,14 @@ PACKAGE_NAME = __name__.rpartition(".")[0]
 PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent  # the working directory of every sandbox process, so ``-m sandbox`` finds this copy
 SAMPLE_SOURCE = PACKAGE_ROOT / "sample_source"
-SCHEMA_FILE = PACKAGE_ROOT / "schema.sql"
+SEED_FILE = PACKAGE_ROOT / "seed.sql"  # the deterministic data set, loaded once the migrations built the schema
 
 # -- its address and its database -------------------------------------------
 
 LOOPBACK = "127.0.0.1"
 DATABASE_NAME = "tsh_erp"
+# The database as an owned start leaves it (schema, seed, head revision); reset restores DATABASE_NAME from it.
+TEMPLATE_DATABASE_NAME = f"{DATABASE_NAME}_template"
 DATABASE_ROLE = "tsh_app"
 
 # -- the ERP app's webhook routes and the TDS entities they feed ---------------
@@ -72,6 +74,26 @@ HEALTH_PATHS: tuple[str, ...] = (
     f"{BFF_PREFIX}/transfers/health",
 )
 BFF_PATHS: tuple[str, ...] = PROTECTED_PATHS + HEALTH_PATHS
+
+# -- the ERP app's read routes on its records (behind the BFF's bearer token) --------
+
+RECORD_PATHS: tuple[str, ...] = (
+    "/api/customers",
+    "/api/customers/{customer_id}",
+    "/api/products",
+    "/api/products/summary",  # declared before /api/products/{product_id}, or the int id would capture it
+    "/api/products/{product_id}",
+    "/api/invoices",
+    "/api/invoices/{invoice_id}",
+)
+
+# -- every GET operation of the app's /openapi.json -----------------------------------
+
+READINESS_PATH = "/health"  # what the controller polls to know the app is up
+SYSTEM_PATHS: tuple[str, ...] = ("/", READINESS_PATH)
+TDS_MONITORING_PATHS: tuple[str, ...] = (f"{WEBHOOK_PREFIX}/health", f"{WEBHOOK_PREFIX}/stats")
+GET_PATHS: tuple[str, ...] = SYSTEM_PATHS + TDS_MONITORING_PATHS + BFF_PATHS + RECORD_PATHS
+BEARER_PATHS: tuple[str, ...] = PROTECTED_PATHS + RECORD_PATHS  # the GET operations that require the token
 
 # -- the Zoho lists the simulator serves and the ERP tables they mirror -----------
 

@@ -1,4 +1,4 @@
-"""The sandbox's PostgreSQL cluster: initdb, start, stop, database creation.
+"""The sandbox's PostgreSQL cluster: initdb, start, stop; creating, seeding, saving and restoring the ERP database.
 
 initdb refuses to run as root, so as root every server command runs as the
 ``postgres`` user, on a data directory that user owns and can reach.
@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from .errors import SandboxError
-from .facts import DATABASE_NAME, DATABASE_ROLE, LOOPBACK, SCHEMA_FILE
+from .facts import DATABASE_NAME, DATABASE_ROLE, LOOPBACK, SEED_FILE, TEMPLATE_DATABASE_NAME
 from .processes import ProcessRecord
 from .state import database_url
 
@@ -162,10 +162,53 @@ def accepts_connections(url: str) -> bool:
         return False
 
 
+def _admin(port: int, password: str) -> psycopg.Connection:
+    """An autocommit session on the maintenance database, for statements on whole databases."""
+    return psycopg.connect(database_url(port, password, "postgres"), autocommit=True, connect_timeout=5)
+
+
 def create_erp_database(port: int, password: str) -> None:
-    """Create tsh_erp and load the schema with its deterministic seed data."""
-    schema = SCHEMA_FILE.read_text(encoding="utf-8")
-    with psycopg.connect(database_url(port, password, "postgres"), autocommit=True, connect_timeout=5) as admin:
+    """Create the empty tsh_erp database (the migrations build its schema)."""
+    with _admin(port, password) as admin:
         admin.execute(f"CREATE DATABASE {DATABASE_NAME}")
-    with psycopg.connect(database_url(port, password), connect_timeout=5) as erp:
-        erp.execute(schema)
+
+
+def load_seed(db_url: str) -> None:
+    """Load the deterministic data set into a migrated database."""
+    with psycopg.connect(db_url, connect_timeout=5) as erp:
+        erp.execute(SEED_FILE.read_text(encoding="utf-8"))
+
+
+def save_template(port: int, password: str) -> None:
+    """Copy tsh_erp, as it is now, to the template database reset restores it from.
+
+    The template takes no connections, so nothing can hold it open when a
+    restore copies it.
+    """
+    with _admin(port, password) as admin:
+        admin.execute(f"CREATE DATABASE {TEMPLATE_DATABASE_NAME} TEMPLATE {DATABASE_NAME} STRATEGY FILE_COPY")
+        admin.execute(f"ALTER DATABASE {TEMPLATE_DATABASE_NAME} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")
+
+
+def restore_from_template(port: int, password: str) -> None:
+    """Replace tsh_erp with a fresh copy of its template.
+
+    The copy is made under a spare name first, so tsh_erp is missing only
+    between the forced drop (which ends every session on it) and the rename:
+    clients that reconnect (the app per request, the worker after a short
+    delay) find the restored database.
+    """
+    restoring = f"{DATABASE_NAME}_restoring"
+    try:
+        with _admin(port, password) as admin:
+            known = {row[0] for row in admin.execute("SELECT datname FROM pg_database")}
+            if TEMPLATE_DATABASE_NAME not in known:
+                missing = f"the sandbox has no template database {TEMPLATE_DATABASE_NAME} to restore from"
+                raise SandboxError(f"{missing}; start a new sandbox")
+            admin.execute(f"DROP DATABASE IF EXISTS {restoring}")
+            admin.execute(f"CREATE DATABASE {restoring} TEMPLATE {TEMPLATE_DATABASE_NAME} STRATEGY FILE_COPY")
+            admin.execute(f"DROP DATABASE IF EXISTS {DATABASE_NAME} WITH (FORCE)")
+            admin.execute(f"ALTER DATABASE {restoring} RENAME TO {DATABASE_NAME}")
+    except psycopg.Error as error:
+        reason = str(error).strip().splitlines()[0]
+        raise SandboxError(f"cannot restore the database from its template: {reason}") from None

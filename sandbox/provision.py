@@ -51,6 +51,16 @@ def api_token(db_password: str) -> str:
     return derived_secret(db_password, "bff-bearer-token")
 
 
+def zoho_access_token(db_password: str) -> str:
+    """The Zoho OAuth access token the sync worker presents upstream (Zoho's ``1000.<hex>.<hex>`` shape).
+
+    It appears in the upstream errors ``worker-failing`` records, as a real
+    worker's request headers would leak it into an error message.
+    """
+    digest = derived_secret(db_password, "zoho-access-token")
+    return f"1000.{digest[:32]}.{digest[32:]}"
+
+
 def env_values(db_password: str, db_url: str) -> dict[str, str]:
     """The env file's variables and values for a sandbox."""
     values = {name: fixed or derived_secret(db_password, name) for name, fixed in ENV_SETTINGS.items()}

@@ -54,6 +54,11 @@ class HomeLayout:
         return self.home / "zoho.json"
 
     @property
+    def migrations_dir(self) -> Path:
+        """The sandbox's copy of the alembic script directory (env.py, script.py.mako, versions/)."""
+        return self.home / "alembic"
+
+    @property
     def lock_file(self) -> Path:
         return self.home / "sandbox.lock"
 

@@ -6,6 +6,13 @@ real life cycle: pending → processing → completed, or retry (backoff 2^n
 seconds, the real system's minutes scaled down) → dead_letter. Customer and
 product records carrying a name are upserted into the ERP tables; probe ids
 (``tshprobe...``) only travel through the queue.
+
+Under ``worker-failing:<route>`` (read from the sandbox's fault store on every
+poll) every event of that route's entity, probes included, fails on each
+attempt as Zoho refusing the write would fail it: error code
+``ZOHO_VALIDATION_ERROR``, an error message quoting the request (the access
+token in its Authorization header too), retried with the backoff until it is
+dead-lettered, about 6 s after its first attempt.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import logging
 import os
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +31,10 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from .state import SandboxState, Secrets, database_url
+from .facts import LOOPBACK, WEBHOOK_ROUTES, ZOHO_API_PREFIXES
+from .faults import FaultStore
+from .provision import zoho_access_token
+from .state import SandboxState, Secrets, database_url, read_json
 
 BATCH_SIZE = 100
 LOCK_SECONDS = 300
@@ -95,6 +105,42 @@ SIMULATED_ERRORS = {
     "transient": ("simulated transient error: connection timeout", "SIMULATED_TRANSIENT", True),
     "fatal": ("simulated fatal error: payload failed validation", "SIMULATED_FATAL", False),
 }
+
+
+UPSTREAM_FAILURE_CODE = "ZOHO_VALIDATION_ERROR"
+UPSTREAM_FAILURE_BODY = '{"code": 2, "message": "Invalid value passed for JSONString"}'
+# TDS entity -> (Zoho API, resource) the worker writes a record of that entity to
+ZOHO_RESOURCES = {
+    "product": ("inventory", "items"),
+    "stock_adjustment": ("inventory", "inventoryadjustments"),
+    "customer": ("books", "contacts"),
+    "VENDOR": ("books", "contacts"),
+    "invoice": ("books", "invoices"),
+    "order": ("books", "salesorders"),
+    "PAYMENT": ("books", "customerpayments"),
+    "price_list": ("books", "pricebooks"),
+    "USER": ("books", "users"),
+}
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The Zoho the worker talks to, as far as its error messages tell: address, organization, access token."""
+
+    base_url: str
+    organization_id: str
+    access_token: str = field(repr=False)
+
+    def refusal(self, entity_type: str, source_entity_id: str) -> SyncError:
+        """Zoho refusing the write of one record, as the worker records it."""
+        api, resource = ZOHO_RESOURCES.get(entity_type, ("books", "contacts"))
+        url = f"{self.base_url}{ZOHO_API_PREFIXES[api]}/{resource}/{source_entity_id}"
+        message = (
+            f"Zoho {api.capitalize()} API answered HTTP 400 to PUT {url}?organization_id={self.organization_id}: "
+            f"{UPSTREAM_FAILURE_BODY} (request headers: Authorization: Zoho-oauthtoken {self.access_token}; "
+            "Content-Type: application/json)"
+        )
+        return SyncError(message, UPSTREAM_FAILURE_CODE, transient=True)
 
 
 @dataclass(frozen=True)
@@ -186,10 +232,20 @@ def apply_to_erp(cursor: psycopg.Cursor, item: QueueItem) -> str:
 class SyncWorker:
     """Polls the queue until :meth:`stop` is called, reconnecting when the database goes away."""
 
-    def __init__(self, db_url: str, ready_file: Path, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        ready_file: Path,
+        poll_seconds: float,
+        *,
+        faults: FaultStore | None = None,
+        upstream: Upstream | None = None,
+    ) -> None:
         self._db_url = db_url
         self._ready_file = ready_file
         self._poll_seconds = poll_seconds
+        self._faults = faults
+        self._upstream = upstream or Upstream("http://127.0.0.1", "0", "")
         self._name = f"sandbox-worker-{os.getpid()}"
         self._stopping = threading.Event()
         self._has_polled = False
@@ -216,13 +272,24 @@ class SyncWorker:
     def _poll_until_stopped(self, conn: psycopg.Connection) -> None:
         while not self._stopping.is_set():
             items = self._claim(conn)
+            failing = self._failing_entities()
             for item in items:
-                self._process(conn, item)
+                if item.entity_type in failing:
+                    self._record_failure(conn, item, self._upstream.refusal(item.entity_type, item.source_entity_id))
+                else:
+                    self._process(conn, item)
             if not self._has_polled:
                 self._ready_file.write_text(str(os.getpid()))
                 self._has_polled = True
             if len(items) < BATCH_SIZE:
                 self._stopping.wait(self._poll_seconds)
+
+    def _failing_entities(self) -> set[str]:
+        """The TDS entities whose events fail upstream (the worker-failing faults in effect)."""
+        if self._faults is None:
+            return set()
+        names = self._faults.arguments_of("worker-failing")
+        return {WEBHOOK_ROUTES[name].tds_entity for name in names if name in WEBHOOK_ROUTES}
 
     def _claim(self, conn: psycopg.Connection) -> list[QueueItem]:
         rows = conn.execute(
@@ -280,10 +347,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state = SandboxState.load(arguments.state)
     secrets = Secrets.load(state.layout.secrets_file)
+    zoho = read_json(state.layout.zoho_file, what="Zoho simulator credentials file")
     worker = SyncWorker(
         database_url(state.postgres_port, secrets.db_password),
         state.layout.worker_ready_file,
         float(os.environ.get("TSH_SANDBOX_POLL_SECONDS", "0.3")),
+        faults=FaultStore(state.layout.faults_file),
+        upstream=Upstream(
+            f"http://{LOOPBACK}:{state.zoho_port}", str(zoho["organization_id"]), zoho_access_token(secrets.db_password)
+        ),
     )
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: worker.stop())

@@ -1,9 +1,10 @@
 """The sandbox's TSH ERP app: ``uvicorn sandbox.erp.app:create_app --factory``.
 
 It serves the real TSH ERP's route shapes (``/health``, the TDS webhooks and
-their monitoring endpoints, the salesperson BFF) and finds its sandbox through
-``$TSH_SANDBOX_STATE``; ``$WEBHOOK_API_KEY``, when set, is required on every
-webhook.
+their monitoring endpoints, the salesperson BFF, read routes on customers,
+products and invoices) and finds its sandbox through ``$TSH_SANDBOX_STATE``;
+``$WEBHOOK_API_KEY``, when set, is required on every webhook. Every GET
+operation passes :func:`.gate.gate` before its handler.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from ..facts import WEBHOOK_ROUTES
-from . import admin, bff, webhooks
+from . import admin, bff, records, webhooks
+from .gate import gate
 from .runtime import AppRuntime
 
 VERSION = "1.0.0"
@@ -26,7 +28,9 @@ HEALTH_MESSAGE = "نظام TSH ERP يعمل بشكل طبيعي"  # "TSH ERP is 
 def create_app() -> FastAPI:
     """Build the app for the sandbox named by ``$TSH_SANDBOX_STATE``."""
     runtime = AppRuntime.from_environment()
-    app = FastAPI(title="TSH ERP Ecosystem", version=VERSION, description="TSH ERP (sandbox)")
+    app = FastAPI(
+        title="TSH ERP Ecosystem", version=VERSION, description="TSH ERP (sandbox)", dependencies=[Depends(gate)]
+    )
     app.state.runtime = runtime
 
     @app.get("/", tags=["System"])
@@ -47,6 +51,7 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(admin.router)
     app.include_router(bff.router)
+    app.include_router(records.router)
     app.add_exception_handler(Exception, _internal_error)
     # Regenerated on every request, so webhook-missing takes its route out at once.
     app.openapi = lambda: _openapi_without_missing_routes(app, runtime)

@@ -1,28 +1,23 @@
 """The salesperson BFF routes of the ERP (what the suite's BFF smoke checks call), behind a bearer token.
 
-Protected routes require ``Authorization: Bearer <token>`` (the token is derived
-from the sandbox's secrets, see :func:`sandbox.provision.api_token`); the three
-``/health`` routes are public. Flag faults act on one path each:
-``endpoint-error:<path>`` (the handler fails: 500 after authentication),
-``endpoint-slow:<path>:<ms>`` (a delay before answering) and ``auth-open:<path>``
-(the route forgets to authenticate).
+Protected routes require ``Authorization: Bearer <token>`` (checked by
+:mod:`.gate`, which also acts out ``auth-open:<path>``); the three ``/health``
+routes are public. Flag faults act on one path each: ``endpoint-error:<path>``
+(the handler fails: 500 after authentication) and ``endpoint-slow:<path>:<ms>``
+(a delay before answering).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import hmac
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request, Security
 from fastapi.responses import JSONResponse
 
 from ..facts import BFF_PREFIX, HEALTH_PATHS, PROTECTED_PATHS
-from ..provision import api_token
-from ..state import SandboxState, Secrets
+from .gate import BEARER
 
 router = APIRouter(tags=["BFF salesperson"])
 
@@ -37,10 +32,7 @@ def _bodies() -> dict[str, dict[str, Any]]:
 
 
 async def _answer(request: Request, path: str, protected: bool) -> JSONResponse:
-    runtime = request.app.state.runtime
-    faults = runtime.faults
-    if protected and not faults.is_active("auth-open", path):
-        _authenticate(request, runtime)
+    faults = request.app.state.runtime.faults
     delays = [spec.removeprefix(f"{path}:") for spec in faults.arguments_of("endpoint-slow")]
     delay_ms = max((int(ms) for ms in delays if ms.isdigit()), default=0)
     if delay_ms:
@@ -52,24 +44,17 @@ async def _answer(request: Request, path: str, protected: bool) -> JSONResponse:
     return JSONResponse(body)
 
 
-def _authenticate(request: Request, runtime) -> None:
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    expected = _expected_token(runtime.state_file)
-    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise HTTPException(401, "Not authenticated", headers={"WWW-Authenticate": "Bearer"})
-
-
-@functools.cache
-def _expected_token(state_file: Path) -> str:
-    secrets = Secrets.load(SandboxState.load(state_file).layout.secrets_file)
-    return api_token(secrets.db_password)
-
-
 def _register(path: str, protected: bool) -> None:
     async def endpoint(request: Request) -> JSONResponse:
         return await _answer(request, path, protected)
 
-    router.add_api_route(path, endpoint, methods=["GET"], name=path.removeprefix(BFF_PREFIX + "/"))
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["GET"],
+        name=path.removeprefix(BFF_PREFIX + "/"),
+        dependencies=[Security(BEARER)] if protected else [],
+    )
 
 
 for _path in PROTECTED_PATHS:

@@ -6,15 +6,16 @@ argument, applies itself to a sandbox and reports whether it is in effect
 
 - :mod:`.webhook` -- flag faults on the ERP app's webhook routes;
 - :mod:`.service` -- service-down faults, which stop one of the sandbox's processes;
+- :mod:`.sync` -- flag faults the sync worker acts out;
 - :mod:`.env_file` -- edits of the sandbox's env file;
 - :mod:`.endpoint` -- flag faults on the ERP app's BFF paths;
 - :mod:`.zoho` -- flag faults the Zoho simulator acts out, and the simulator stopped;
-- :mod:`.data` -- changes to the sandbox database (queue rows, migration, tables and columns).
+- :mod:`.data` -- changes to the sandbox database (queue rows, migration, tables and columns) and its migrations.
 
 Flag faults are recorded in ``home/faults.json``; the process that acts one out
 re-reads that file when it changes. Adding a fault means adding an entry to the
-``KINDS`` of its family (and, for a new flag fault, teaching the app or the
-simulator what it does); :data:`FAULTS` lists the families in the order
+``KINDS`` of its family (and, for a new flag fault, teaching the app, the worker
+or the simulator what it does); :data:`FAULTS` lists the families in the order
 ``python -m sandbox --help`` shows them.
 """
 
@@ -23,9 +24,17 @@ from __future__ import annotations
 import difflib
 
 from ..errors import SandboxError
-from . import data, endpoint, env_file, service, webhook, zoho
+from . import data, endpoint, env_file, service, sync, webhook, zoho
 from .base import LOCK_TIMEOUT_SECONDS, Fault, FaultKind, FaultStore, FaultTarget, FaultView, FlagFault
-from .data import FAULT_ROW_PREFIX, HIDDEN_SUFFIX, DataFault, HiddenObjectFault, MigrationBehindFault, QueueRowsFault
+from .data import (
+    FAULT_ROW_PREFIX,
+    HIDDEN_SUFFIX,
+    DataFault,
+    HiddenObjectFault,
+    MigrationBehindFault,
+    MigrationHeadsFault,
+    QueueRowsFault,
+)
 from .endpoint import EndpointFault
 from .env_file import EnvFileFault
 from .service import ServiceDownFault
@@ -48,16 +57,17 @@ __all__ = [
     "FlagFault",
     "HiddenObjectFault",
     "MigrationBehindFault",
+    "MigrationHeadsFault",
     "QueueRowsFault",
     "ServiceDownFault",
     "ZohoFault",
     "active_faults",
     "describe_faults",
     "parse_fault",
-    "undo_data_faults",
+    "undo_faults",
 ]
 
-FAMILIES = (webhook, service, env_file, endpoint, zoho, data)
+FAMILIES = (webhook, service, sync, env_file, endpoint, zoho, data)
 
 
 def _registry() -> dict[str, FaultKind]:
@@ -98,8 +108,7 @@ def active_faults(target: FaultView) -> list[str]:
     return [spec for kind in FAULTS.values() for spec in kind.active_specs(target)]
 
 
-def undo_data_faults(target: FaultView) -> None:
-    """Take back every data fault's change to the database (the sandbox's reset runs this)."""
+def undo_faults(target: FaultView) -> None:
+    """Take back what only the fault kinds themselves know how to undo (the sandbox's reset runs this)."""
     for kind in FAULTS.values():
-        if isinstance(kind, DataFault):
-            kind.undo(target)
+        kind.undo(target)

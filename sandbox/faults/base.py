@@ -72,6 +72,14 @@ class FaultKind(ABC):
     def active_specs(self, target: FaultView) -> list[str]:
         """The specs of this kind that are in force now."""
 
+    def undo(self, target: FaultView) -> None:  # noqa: B027 -- most kinds have nothing to undo
+        """Take back what reset's other steps leave in place (reset runs this for every kind).
+
+        Reset clears the fault store, restores the env file and the database
+        and starts every service; a kind whose change lives anywhere else
+        undoes it here.
+        """
+
 
 @dataclass(frozen=True, kw_only=True)
 class FlagFault(FaultKind):

@@ -1,21 +1,22 @@
-"""Data faults on the sandbox database: queue rows (dead letters, stuck, backlog), migration drift, lost tables.
+"""Data faults on the sandbox database and its migrations: queue rows (dead letters, stuck, backlog),
+migration drift (the database behind, or the migrations with two heads), lost tables and columns.
 
-Each kind can take back every change of its kind (:meth:`DataFault.undo`), which
-the sandbox's reset runs.
+The sandbox's reset restores the database from its template, which takes back
+every change these faults make to it; ``migration-heads`` changes the
+sandbox's copy of the migrations instead and undoes that itself.
 """
 
 from __future__ import annotations
 
 import re
-from abc import abstractmethod
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
+from .. import migrations
 from ..errors import SandboxError
-from ..migrations import head as migration_head
-from ..migrations import previous_revision, upgrade
+from ..state import HomeLayout
 from .base import Fault, FaultKind, FaultTarget, FaultView
 
 # Rows a data fault inserts carry the probe prefix, so the worker never writes
@@ -36,17 +37,13 @@ def _run_sql(target: FaultView, statement: str | sql.Composed, params: dict | No
 
 @dataclass(frozen=True, kw_only=True)
 class DataFault(FaultKind):
-    """Changes the sandbox database; :meth:`undo` takes every change of its kind back (run by reset)."""
+    """Changes the sandbox database (or its migrations); reset takes the change back."""
 
     argument_usage: str = ""
 
     @property
     def usage(self) -> str:
         return f"{self.name}:{self.argument_usage}" if self.argument_usage else self.name
-
-    @abstractmethod
-    def undo(self, target: FaultView) -> None:
-        """Take back every change this kind of fault made."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,25 +75,65 @@ class QueueRowsFault(DataFault):
         )
         return [f"{self.name}:{rows[0][0]}"] if rows[0][0] else []
 
-    def undo(self, target: FaultView) -> None:
-        pattern = {"pattern": f"{self.row_prefix}%"}
-        _run_sql(target, "DELETE FROM tds_dead_letter_queue WHERE source_entity_id LIKE %(pattern)s", pattern)
-        _run_sql(target, "DELETE FROM tds_sync_queue WHERE source_entity_id LIKE %(pattern)s", pattern)
-
 
 @dataclass(frozen=True, kw_only=True)
 class MigrationBehindFault(DataFault):
-    """Sets alembic_version to the revision before the head; ``sandbox migrate`` (or reset) upgrades it."""
+    """``alembic downgrade -1``: the database goes one revision back; ``sandbox migrate`` upgrades it again."""
 
     def apply(self, target: FaultTarget, fault: Fault) -> None:
-        _run_sql(target, "UPDATE alembic_version SET version_num = %(revision)s", {"revision": previous_revision()})
+        migrations.downgrade(target.db_url, HomeLayout(target.home).migrations_dir, "-1")
 
     def active_specs(self, target: FaultView) -> list[str]:
-        rows = _run_sql(target, "SELECT version_num FROM alembic_version")
-        return [] if [row[0] for row in rows] == [migration_head()] else [self.name]
+        current = migrations.database_revisions(target.db_url)
+        heads = migrations.heads(HomeLayout(target.home).migrations_dir)
+        return [self.name] if not current or not set(current) <= set(heads) else []
+
+
+# The revision migration-heads adds: a second child of the head's parent, as a parallel branch would be.
+BRANCH_REVISION = "b7c8d9e0f1a2"
+BRANCH_MESSAGE = "sales order status index"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MigrationHeadsFault(DataFault):
+    """A revision spliced onto the head's parent (``alembic revision --head <parent> --splice``): two heads.
+
+    The new revision file goes into the sandbox's copy of the migrations
+    (``home/alembic/versions``); the database stays at the old head, and
+    ``alembic upgrade head`` refuses to choose between the two. Undone by
+    removing the file.
+    """
+
+    def apply(self, target: FaultTarget, fault: Fault) -> None:
+        directory = HomeLayout(target.home).migrations_dir
+        if self._files(directory):
+            return
+        parent = migrations.previous_revision(directory)
+        migrations.add_revision(
+            directory,
+            rev_id=BRANCH_REVISION,
+            parent=parent,
+            message=BRANCH_MESSAGE,
+            upgrades='op.create_index("ix_sales_orders_status", "sales_orders", ["status"])',
+            downgrades='op.drop_index("ix_sales_orders_status", table_name="sales_orders")',
+        )
+
+    def active_specs(self, target: FaultView) -> list[str]:
+        return [self.name] if self._files(HomeLayout(target.home).migrations_dir) else []
 
     def undo(self, target: FaultView) -> None:
-        upgrade(target.db_url)
+        directory = HomeLayout(target.home).migrations_dir
+        found = self._files(directory)
+        for path in found:
+            path.unlink()
+        for cached in (directory / "versions" / "__pycache__").glob(f"{BRANCH_REVISION}_*"):
+            cached.unlink()
+        if found:
+            migrations.link_for_flat_readers(directory)
+
+    @staticmethod
+    def _files(directory) -> list:
+        return sorted((directory / "versions").glob(f"{BRANCH_REVISION}_*.py"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,18 +175,6 @@ class HiddenObjectFault(DataFault):
             else f"{self.name}:{table.removesuffix(HIDDEN_SUFFIX)}"
             for table, column in self._hidden(target)
         ]  # fmt: skip
-
-    def undo(self, target: FaultView) -> None:
-        for table, column in self._hidden(target):
-            if self.column:
-                statement = sql.SQL("ALTER TABLE {} RENAME COLUMN {} TO {}").format(
-                    sql.Identifier(table), sql.Identifier(column), sql.Identifier(column.removesuffix(HIDDEN_SUFFIX))
-                )
-            else:
-                statement = sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                    sql.Identifier(table), sql.Identifier(table.removesuffix(HIDDEN_SUFFIX))
-                )
-            _run_sql(target, statement)
 
 
 _DEAD_LETTERS_SQL = """
@@ -202,7 +227,10 @@ KINDS = (
         insert_sql=_BACKLOG_SQL,
         stop_worker=True,
     ),
-    MigrationBehindFault(name="migration-behind", summary="alembic_version is one revision behind the head"),
+    MigrationBehindFault(name="migration-behind", summary="alembic downgrade -1: the database is one revision behind"),
+    MigrationHeadsFault(
+        name="migration-heads", summary="the migrations get a second head (a revision spliced onto the head's parent)"
+    ),
     HiddenObjectFault(
         name="missing-table", summary="the table is renamed away", column=False, argument_usage="<table>"
     ),

@@ -1,69 +1,168 @@
-"""The sandbox's alembic-style migrations: one module per revision, applied by ``python -m sandbox migrate``.
+"""The sandbox's migrations: this directory is a real alembic script directory.
 
-Each module declares ``revision``, ``down_revision`` (as alembic writes them, so
-the suite reads the head from this directory the same way it reads a real
-``database/alembic/versions``) and ``UPGRADE_SQL``, which must be idempotent.
+``env.py``, ``script.py.mako`` and ``versions/`` (one revision per file, as
+alembic writes them) are what alembic reads; this module is the sandbox's
+handle on them. A sandbox copies the directory into its home at start
+(:func:`install`) and runs that copy with alembic's command API, on its own
+database (the psycopg 3 dialect, ``postgresql+psycopg://``): faults that change
+the migrations (``migration-heads``) change only the copy.
+
+alembic and SQLAlchemy are imported inside the functions, so the app and the
+worker, which import the fault registry, do not pay for them.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from dataclasses import dataclass
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from ..errors import SandboxError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
-@dataclass(frozen=True)
-class Revision:
-    revision: str
-    down_revision: str | None
-    upgrade_sql: str
-
-
-def revisions() -> list[Revision]:
-    """Every revision, oldest first (the chain from the root to the single head)."""
-    found = {}
-    for module_info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        found[module.revision] = Revision(module.revision, module.down_revision, module.UPGRADE_SQL)
-    children = {item.down_revision: item for item in found.values()}
-    chain, current = [], children.get(None)
-    while current is not None:
-        chain.append(current)
-        current = children.get(current.revision)
-    if len(chain) != len(found):
-        raise SandboxError("sandbox migrations do not form one chain")
-    return chain
+SCRIPT_DIR = Path(__file__).resolve().parent
+_NOT_COPIED = ("__init__.py", "__pycache__")
 
 
-def head() -> str:
-    return revisions()[-1].revision
+def install(directory: Path) -> Path:
+    """Copy the script directory to ``directory`` (which must not exist); return it."""
+    shutil.copytree(SCRIPT_DIR, directory, ignore=shutil.ignore_patterns(*_NOT_COPIED))
+    link_for_flat_readers(directory)
+    return directory
 
 
-def previous_revision() -> str:
-    """The revision before the head (what the migration-behind fault sets)."""
-    return revisions()[-2].revision
+def link_for_flat_readers(directory: Path) -> None:
+    """Link every revision file of ``directory/versions`` at the top of ``directory`` as well.
+
+    alembic reads ``versions/`` only; readers that look for revision files at
+    the top of the directory they are given (the suite's current migration
+    check globs ``*.py`` there) see the same files through these links.
+    Dangling links (a revision removed from versions/) are removed.
+    """
+    for link in directory.glob("*.py"):
+        if link.is_symlink() and not link.exists():
+            link.unlink()
+    for revision_file in (directory / "versions").glob("*.py"):
+        link = directory / revision_file.name
+        if not link.is_symlink():
+            link.symlink_to(Path("versions") / revision_file.name)
 
 
-def upgrade(db_url: str) -> tuple[str | None, str]:
-    """Apply every revision after the database's one; return (from, to)."""
-    chain = revisions()
+def sqlalchemy_url(db_url: str) -> str:
+    """The libpq URL as SQLAlchemy's psycopg 3 URL."""
+    scheme, separator, rest = db_url.partition("://")
+    if not separator or scheme not in ("postgresql", "postgres"):
+        raise SandboxError("the sandbox database URL must be a postgresql:// URL")
+    return f"postgresql+psycopg://{rest}"
+
+
+def config(directory: Path, db_url: str | None = None) -> Config:
+    """An alembic Config for the script directory ``directory`` (and the database ``db_url``)."""
+    from alembic.config import Config
+
+    settings = Config()
+    settings.set_main_option("script_location", str(directory))
+    if db_url is not None:
+        settings.set_main_option("sqlalchemy.url", sqlalchemy_url(db_url).replace("%", "%%"))
+    return settings
+
+
+def script_directory(directory: Path = SCRIPT_DIR) -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(directory))
+
+
+def heads(directory: Path = SCRIPT_DIR) -> list[str]:
+    """The head revisions of ``directory``, sorted (one, unless branches diverge)."""
+    return sorted(_alembic(lambda: script_directory(directory).get_heads()))
+
+
+def head(directory: Path = SCRIPT_DIR) -> str:
+    """The single head of ``directory``; SandboxError when it has several."""
+    found = heads(directory)
+    if len(found) != 1:
+        raise SandboxError(f"the migrations in {directory} have {len(found)} heads: {', '.join(found)}")
+    return found[0]
+
+
+def previous_revision(directory: Path = SCRIPT_DIR) -> str:
+    """The revision before the head (where ``migration-behind`` takes the database)."""
+    down = _alembic(lambda: script_directory(directory).get_revision(head(directory)).down_revision)
+    if not isinstance(down, str):
+        raise SandboxError(f"the head of {directory} has no single previous revision")
+    return down
+
+
+def database_revisions(db_url: str) -> list[str]:
+    """The revisions alembic_version records (empty without the table or a row)."""
     try:
         with psycopg.connect(db_url, connect_timeout=5) as connection:
-            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-            current = row[0] if row else None
-            known = [item.revision for item in chain]
-            if current is not None and current not in known:
-                raise SandboxError(f"the database is at unknown revision {current!r} (known: {', '.join(known)})")
-            start = known.index(current) + 1 if current is not None else 0
-            for item in chain[start:]:
-                if item.upgrade_sql.strip():
-                    connection.execute(item.upgrade_sql)
-            connection.execute("DELETE FROM alembic_version")
-            connection.execute("INSERT INTO alembic_version (version_num) VALUES (%s)", (chain[-1].revision,))
+            if connection.execute("SELECT to_regclass('alembic_version')").fetchone()[0] is None:
+                return []
+            return sorted(row[0] for row in connection.execute("SELECT version_num FROM alembic_version"))
     except psycopg.Error as error:
-        raise SandboxError(f"migration failed: {str(error).strip().splitlines()[0]}") from None
-    return current, chain[-1].revision
+        raise SandboxError(f"cannot read the database's revision: {_first_line(error)}") from None
+
+
+def upgrade(db_url: str, directory: Path) -> tuple[str | None, str | None]:
+    """``alembic upgrade head`` with the script directory ``directory``; returns (from, to)."""
+    from alembic import command
+
+    return _move(db_url, lambda: command.upgrade(config(directory, db_url), "head"))
+
+
+def downgrade(db_url: str, directory: Path, target: str = "-1") -> tuple[str | None, str | None]:
+    """``alembic downgrade <target>`` (default one revision) with ``directory``; returns (from, to)."""
+    from alembic import command
+
+    return _move(db_url, lambda: command.downgrade(config(directory, db_url), target))
+
+
+def add_revision(
+    directory: Path, *, rev_id: str, parent: str, message: str, upgrades: str = "pass", downgrades: str = "pass"
+) -> Path:
+    """A new revision file on ``parent``, what ``alembic revision --head <parent> --splice`` writes.
+
+    Spliced onto a ``parent`` that already has a child, it starts a second
+    branch, as two developers' revisions from the same parent do. ``upgrades``
+    and ``downgrades`` are the bodies of its functions (Python, as
+    script.py.mako takes them).
+    """
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(directory), messaging_opts={"quiet": True})
+    written = _alembic(
+        lambda: script.generate_revision(
+            rev_id, message, head=parent, splice=True, upgrades=upgrades, downgrades=downgrades
+        )
+    )
+    link_for_flat_readers(directory)
+    return Path(written.path)
+
+
+def _move(db_url: str, run) -> tuple[str | None, str | None]:
+    before = database_revisions(db_url)
+    _alembic(run)
+    after = database_revisions(db_url)
+    return ", ".join(before) or None, ", ".join(after) or None
+
+
+def _alembic(run):
+    """Run an alembic call; its failures (bad targets, several heads, SQL errors) become one-line SandboxErrors."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return run()
+    except (CommandError, SQLAlchemyError, psycopg.Error) as error:
+        raise SandboxError(f"migration failed: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

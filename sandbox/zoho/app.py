@@ -6,6 +6,10 @@ Flag faults are read from the sandbox's fault store on every request:
 ``zoho-auth-invalid`` rejects the refresh token and every access token,
 ``zoho-rate-limit`` answers 429 to the next :data:`RATE_LIMIT_FAULT_REQUESTS`
 API requests, ``zoho-drift``/``zoho-stale`` change the lists (see :mod:`.data`).
+
+``POST /__sandbox/reload`` (not part of Zoho's API) starts the simulator over,
+as a restart would: the lists are read again (from the sandbox database, for
+the service) and issued tokens, rate windows and throttling are forgotten.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ RATE_LIMIT_FAULT_REQUESTS = 3
 RATE_LIMIT_FAULT_RETRY_AFTER = 1
 WINDOW_SECONDS = 60.0
 NOT_AUTHORIZED = {"code": 57, "message": "You are not authorized to perform this operation"}
+RELOAD_PATH = "/__sandbox/reload"
 
 
 @dataclass(frozen=True)
@@ -69,15 +74,21 @@ class ZohoState:
 
     def __init__(self, base: dict[str, list[dict]], credentials: Credentials, limits: dict[str, int],
                  faults: Callable[[], tuple[str, ...]], clock: Callable[[], float]) -> None:  # fmt: skip
-        self.base = base
         self.credentials = credentials
         self.faults = faults
         self.clock = clock
-        self.windows = {api: SlidingWindow(limit, clock) for api, limit in limits.items()}
-        self.tokens: dict[str, float] = {}
+        self.limits = limits
         self.lock = threading.Lock()
-        self._views: tuple[tuple[str, ...], dict[str, tuple[list[dict], list[dict]]]] | None = None
-        self._throttled = 0
+        self.start_over(base)
+
+    def start_over(self, base: dict[str, list[dict]]) -> None:
+        """Serve ``base`` from now on, with no token issued, empty rate windows and no throttling."""
+        with self.lock:
+            self.base = base
+            self.windows = {api: SlidingWindow(limit, self.clock) for api, limit in self.limits.items()}
+            self.tokens: dict[str, float] = {}
+            self._views: tuple[tuple[str, ...], dict[str, tuple[list[dict], list[dict]]]] | None = None
+            self._throttled = 0
 
     def lists(self) -> dict[str, tuple[list[dict], list[dict]]]:
         """list name -> (records in id order, records newest-modified first)."""
@@ -107,7 +118,9 @@ class ZohoState:
 
 def create_app(base: dict[str, list[dict]], credentials: Credentials, *, books_per_minute: int = 100,
                inventory_per_minute: int = 25, faults: Callable[[], tuple[str, ...]] = tuple,
-               clock: Callable[[], float] = time.monotonic) -> FastAPI:  # fmt: skip
+               clock: Callable[[], float] = time.monotonic,
+               reload: Callable[[], dict[str, list[dict]]] | None = None) -> FastAPI:  # fmt: skip
+    """The simulator serving ``base``; ``reload`` gives the lists anew when it starts over (default: ``base``)."""
     state = ZohoState(base, credentials, {"books": books_per_minute, "inventory": inventory_per_minute}, faults, clock)
     app = FastAPI(title="Zoho simulator", docs_url=None, redoc_url=None)
     app.state.zoho = state
@@ -115,6 +128,11 @@ def create_app(base: dict[str, list[dict]], credentials: Credentials, *, books_p
     @app.get("/health")
     def health() -> dict:
         return {"status": "healthy"}
+
+    @app.post(RELOAD_PATH, include_in_schema=False)
+    def start_over() -> dict:
+        state.start_over(reload() if reload is not None else base)
+        return {"reloaded": True, "records": {name: len(records) for name, records in state.base.items()}}
 
     @app.post("/oauth/v2/token")
     async def token(request: Request) -> JSONResponse:
@@ -217,12 +235,14 @@ def create_app_from_state() -> FastAPI:
     stored = Secrets.load(state.layout.secrets_file)
     credentials = load_credentials(state.layout.zoho_file)
     store = FaultStore(state.layout.faults_file)
+    db_url = database_url(state.postgres_port, stored.db_password)
     return create_app(
-        load_snapshot(database_url(state.postgres_port, stored.db_password)),
+        load_snapshot(db_url),
         credentials,
         books_per_minute=int(os.environ.get("TSH_ZOHO_BOOKS_PER_MINUTE", "100")),
         inventory_per_minute=int(os.environ.get("TSH_ZOHO_INVENTORY_PER_MINUTE", "25")),
         faults=store.specs,
+        reload=lambda: load_snapshot(db_url),
     )
 
 

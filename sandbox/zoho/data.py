@@ -2,9 +2,9 @@
 
 Healthy, every Zoho record mirrors one ERP row (same Zoho id; ``last_modified_time``
 equals the row's ``updated_at``). The ``zoho-drift`` fault adds records the ERP
-lacks (ids from :data:`sandbox.facts.EXTRA_OFFSET` on, which :func:`purge_extras` removes from
-the ERP again); ``zoho-stale`` moves the newest modification of a list hours past
-the ERP's newest change.
+lacks (ids from :data:`sandbox.facts.EXTRA_OFFSET` on; a resync copies them into the ERP, and
+the sandbox's reset takes them out again with the rest of the database); ``zoho-stale`` moves
+the newest modification of a list hours past the ERP's newest change.
 """
 
 from __future__ import annotations
@@ -134,17 +134,3 @@ def _stale(zoho_list: ZohoList, records: list[dict], hours: float) -> list[dict]
     newest = max(parse_zoho_time(r["last_modified_time"]) for r in records)
     modified = zoho_time(newest + timedelta(hours=hours))
     return [{**r, "last_modified_time": modified} if n < STALE_RECORDS else r for n, r in enumerate(records)]
-
-
-def purge_extras(db_url: str) -> int:
-    """Delete from the ERP the records a drift heal copied in; returns how many rows went."""
-    removed = 0
-    with psycopg.connect(db_url, connect_timeout=5) as conn:
-        for zoho_list in ZOHO_LISTS.values():
-            low, high = zoho_list.extra_range()
-            cursor = conn.execute(
-                f"DELETE FROM {zoho_list.table} WHERE {zoho_list.id_column} BETWEEN %s AND %s",  # noqa: S608 -- fixed names
-                (low, high),
-            )
-            removed += cursor.rowcount
-    return removed

@@ -34,6 +34,7 @@ def test_start_publishes_addresses_and_keeps_secrets_private(sandbox: Sandbox, d
         "TSH_SANDBOX_WEBHOOK_KEY": "",
         "TSH_SANDBOX_ENV_FILE": str(sandbox.home / "app.env"),
         "TSH_SANDBOX_SOURCE_DIR": str(sandbox.home / "source"),
+        "TSH_SANDBOX_MIGRATIONS_DIR": str(sandbox.home / "alembic"),
         "TSH_SANDBOX_API_TOKEN": api_token(db_password),
         "TSH_SANDBOX_PYTHON": sys.executable,
         "TSH_SANDBOX_ZOHO_URL": sandbox.zoho_url,

@@ -1,13 +1,17 @@
-"""The sync worker's life cycle: retry, dead letter, and surviving a database restart."""
+"""The sync worker's life cycle: retry, dead letter, surviving a database restart, and failing upstream."""
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import timedelta
 
 import httpx
 import pytest
 
-from sandbox import Sandbox
+from sandbox import Sandbox, SandboxError
+from sandbox.faults import parse_fault
+from sandbox.provision import zoho_access_token
 
 
 def test_fatal_error_goes_straight_to_dead_letter(send_probe, queue_row, query) -> None:
@@ -49,3 +53,57 @@ def test_worker_reconnects_after_postgres_restart(
     sandbox.service("postgres", "start")
     event_id = send_probe("customers").json()["event_id"]
     queue_row(event_id, "completed", timeout=10)
+
+
+@pytest.mark.timeout(60)
+def test_worker_failing_dead_letters_its_entity_with_an_upstream_error_and_processes_the_others(
+    sandbox: Sandbox, send_probe, queue_row, query, db_password: str
+) -> None:
+    sandbox.apply_fault("worker-failing:invoices")
+    assert sandbox.faults() == ["worker-failing:invoices"]
+    started = time.monotonic()
+    failing = send_probe("invoices", "tshprobe-failing-1").json()["event_id"]
+    other = send_probe("customers").json()["event_id"]
+    assert queue_row(other, "completed")["error_code"] is None
+
+    first = queue_row(failing, "retry")
+    assert (first["attempt_count"], first["error_code"]) == (1, "ZOHO_VALIDATION_ERROR")
+    token = zoho_access_token(db_password)
+    assert f"Authorization: Zoho-oauthtoken {token}" in first["error_message"]
+    assert re.fullmatch(
+        r"Zoho Books API answered HTTP 400 to PUT http://127\.0\.0\.1:\d+/books/v3/invoices/tshprobe-failing-1"
+        r"\?organization_id=\d+: \{\"code\": 2, \"message\": \"Invalid value passed for JSONString\"\} "
+        r"\(request headers: Authorization: Zoho-oauthtoken 1000\.[0-9a-f]{32}\.[0-9a-f]{32}; "
+        r"Content-Type: application/json\)",
+        first["error_message"],
+    ), first["error_message"]
+
+    final = queue_row(failing, "dead_letter", timeout=10)
+    seconds = time.monotonic() - started
+    assert seconds < 10, f"dead-lettered after {seconds:.1f} s"
+    assert (final["attempt_count"], final["error_code"], final["next_retry_at"]) == (3, "ZOHO_VALIDATION_ERROR", None)
+    assert final["error_message"] == first["error_message"]
+    dead = query(
+        "SELECT entity_type::text, failure_reason, error_code, total_attempts, last_error_message"
+        " FROM tds_dead_letter_queue WHERE sync_queue_id = %s",
+        final["id"],
+    )
+    assert dead == [
+        {
+            "entity_type": "invoice",
+            "failure_reason": "max_retries_exceeded",
+            "error_code": "ZOHO_VALIDATION_ERROR",
+            "total_attempts": 3,
+            "last_error_message": first["error_message"],
+        }
+    ]
+    assert sandbox.status()["worker"] == "running"
+
+    sandbox.clear_faults()
+    queue_row(send_probe("invoices").json()["event_id"], "completed")
+
+
+def test_worker_failing_takes_a_route_name() -> None:
+    with pytest.raises(SandboxError, match=r"^fault worker-failing needs an entity, one of: products, customers,"):
+        parse_fault("worker-failing:invoice")
+    assert parse_fault("worker-failing:vendors").spec == "worker-failing:vendors"

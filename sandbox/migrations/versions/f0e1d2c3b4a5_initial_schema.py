@@ -1,6 +1,34 @@
--- TSH ERP sandbox schema: the real TSH ERP's TDS tables, the ERP tables the
--- sync handlers upsert into, and a deterministic data set.
+"""initial schema: the real TSH ERP's TDS tables and the ERP tables the sync handlers upsert into
 
+The TDS tables (inbox, queue, dead letters, runs, cursors, alerts, logs, audit,
+metrics, configuration) and the ERP tables the TDS entities map to (customers,
+products, invoices, sales orders, vendors, payments, users, price lists,
+branches), so the schema contract checks the whole real shape.
+
+Revision ID: f0e1d2c3b4a5
+Revises:
+Create Date: 2026-01-01 00:00:00.000000
+
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision: str = "f0e1d2c3b4a5"
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TABLES = (
+    "tds_inbox_events", "tds_sync_runs", "tds_sync_queue", "tds_dead_letter_queue", "customers", "products",
+    "invoices", "sales_orders", "tds_sync_cursors", "tds_alerts", "tds_sync_logs", "tds_audit_trail", "tds_metrics",
+    "tds_configuration", "vendors", "invoice_payments", "zoho_users", "pricelists", "product_prices", "branches",
+)  # fmt: skip
+TYPES = ("tds_event_status", "tds_entity_type", "tds_source_type", "tds_operation_type")
+
+SCHEMA_SQL = """
 CREATE TYPE tds_event_status AS ENUM
     ('pending', 'processing', 'completed', 'failed', 'retry', 'dead_letter');
 CREATE TYPE tds_entity_type AS ENUM
@@ -63,7 +91,6 @@ CREATE TABLE tds_sync_queue (
     error_message      text,
     error_code         text
 );
-CREATE INDEX ix_tds_sync_queue_claim ON tds_sync_queue (status, next_retry_at, priority, created_at);
 CREATE INDEX ix_tds_sync_queue_inbox_event ON tds_sync_queue (inbox_event_id);
 
 CREATE TABLE tds_dead_letter_queue (
@@ -128,59 +155,6 @@ CREATE TABLE sales_orders (
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
-
-CREATE TABLE alembic_version (
-    version_num varchar(32) PRIMARY KEY
-);
-
--- Deterministic seed: the same rows, ids and timestamps on every start.
-
-INSERT INTO alembic_version (version_num) VALUES ('a1b2c3d4e5f6');
-
-INSERT INTO customers (zoho_contact_id, name, email, phone, is_active, created_at, updated_at)
-SELECT (4600000000000 + i)::text,
-       'Customer ' || lpad(i::text, 3, '0'),
-       'customer' || lpad(i::text, 3, '0') || '@example.com',
-       '+964770' || lpad(i::text, 7, '0'),
-       true,
-       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i),
-       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i)
-FROM generate_series(1, 50) AS i
-ORDER BY i;
-
-INSERT INTO products (zoho_item_id, name, sku, price, stock_on_hand, is_active, created_at, updated_at)
-SELECT (4700000000000 + i)::text,
-       'Product ' || lpad(i::text, 3, '0'),
-       'SKU-' || lpad(i::text, 4, '0'),
-       round(i * 7.25, 2),
-       (i * 13) % 200,
-       true,
-       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i),
-       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i)
-FROM generate_series(1, 80) AS i
-ORDER BY i;
-
-INSERT INTO invoices (zoho_invoice_id, invoice_number, customer_id, total, status, created_at, updated_at)
-SELECT (4800000000000 + i)::text,
-       'INV-' || lpad(i::text, 6, '0'),
-       (i - 1) % 50 + 1,
-       round(i * 41.5, 2),
-       (ARRAY['paid', 'sent', 'overdue'])[i % 3 + 1],
-       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i),
-       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i)
-FROM generate_series(1, 30) AS i
-ORDER BY i;
-
-INSERT INTO sales_orders (order_number, zoho_salesorder_id, customer_id, total, status, created_at, updated_at)
-SELECT 'SO-' || lpad(i::text, 5, '0'),
-       (4900000000000 + i)::text,
-       (i * 3 - 1) % 50 + 1,
-       round(i * 63.75, 2),
-       (ARRAY['confirmed', 'fulfilled'])[i % 2 + 1],
-       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i),
-       timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i)
-FROM generate_series(1, 20) AS i
-ORDER BY i;
 
 -- The other TDS tables and the remaining ERP tables the TDS entities map to
 -- (vendors, payments, users, price lists, branches), so the schema contract
@@ -278,3 +252,17 @@ CREATE TABLE branches (
     id   serial PRIMARY KEY,
     name text NOT NULL
 );
+"""
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    op.get_bind().exec_driver_sql(SCHEMA_SQL)
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    for table in reversed(TABLES):
+        op.drop_table(table)
+    for type_name in TYPES:
+        op.execute(f"DROP TYPE {type_name}")
