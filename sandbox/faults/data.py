@@ -128,8 +128,6 @@ class MigrationHeadsFault(DataFault):
             path.unlink()
         for cached in (directory / "versions" / "__pycache__").glob(f"{BRANCH_REVISION}_*"):
             cached.unlink()
-        if found:
-            migrations.link_for_flat_readers(directory)
 
     @staticmethod
     def _files(directory) -> list:

@@ -32,25 +32,7 @@ _NOT_COPIED = ("__init__.py", "__pycache__")
 def install(directory: Path) -> Path:
     """Copy the script directory to ``directory`` (which must not exist); return it."""
     shutil.copytree(SCRIPT_DIR, directory, ignore=shutil.ignore_patterns(*_NOT_COPIED))
-    link_for_flat_readers(directory)
     return directory
-
-
-def link_for_flat_readers(directory: Path) -> None:
-    """Link every revision file of ``directory/versions`` at the top of ``directory`` as well.
-
-    alembic reads ``versions/`` only; readers that look for revision files at
-    the top of the directory they are given (the suite's current migration
-    check globs ``*.py`` there) see the same files through these links.
-    Dangling links (a revision removed from versions/) are removed.
-    """
-    for link in directory.glob("*.py"):
-        if link.is_symlink() and not link.exists():
-            link.unlink()
-    for revision_file in (directory / "versions").glob("*.py"):
-        link = directory / revision_file.name
-        if not link.is_symlink():
-            link.symlink_to(Path("versions") / revision_file.name)
 
 
 def sqlalchemy_url(db_url: str) -> str:
@@ -142,7 +124,6 @@ def add_revision(
             rev_id, message, head=parent, splice=True, upgrades=upgrades, downgrades=downgrades
         )
     )
-    link_for_flat_readers(directory)
     return Path(written.path)
 
 

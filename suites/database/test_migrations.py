@@ -1,8 +1,13 @@
-"""db.alembic_revision: the database's alembic revision is the head of the configured migrations."""
+"""db.alembic_revision: the database's alembic revision is the single head of the configured migrations.
+
+The migrations are read by alembic itself (``ScriptDirectory``: the revision
+graph of ``versions/``), so merges, branch labels and every file layout alembic
+accepts are read as alembic reads them. The database's revision is read and
+reported on every run, whatever the verdict.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -13,48 +18,60 @@ from fixtures.inventory import PROJECT_ROOT, MigrationSettings
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.database]
 
-# Alembic writes `revision = "x"` or `revision: str = "x"`; down_revision may be None or a tuple (a merge).
-_REVISION = re.compile(r"^revision\s*(?::[^=]+)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
-_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=]+)?=\s*(.+)$", re.MULTILINE)
+REVISION_REPORT = "database_revision_report.txt"
 
 
-def test_database_revision_is_head(inventory):
-    expected = _expected_head(inventory.database.migrations)
+def test_database_revision_is_head(inventory, report_line, record_property):
     with connect(inventory) as db:
         has_table = db.execute("SELECT to_regclass('alembic_version') IS NOT NULL AS present").fetchone()["present"]
         rows = db.execute("SELECT version_num FROM alembic_version").fetchall() if has_table else []
-    actual = [row["version_num"] for row in rows]
-    if actual != [expected]:
+    actual = sorted(row["version_num"] for row in rows)
+    shown = ", ".join(actual) or "none"
+    record_property("database_revision", shown)
+    heads = _expected_heads(inventory.database.migrations, database_revision=shown)
+    report_line(REVISION_REPORT, f"{inventory.target.name}: database revision {shown}; head {', '.join(heads)}")
+    if len(heads) != 1:
+        raise CheckFailed(
+            "multiple_heads",
+            "the migrations have more than one head (diverged branches nobody merged)",
+            heads=heads,
+            database_revision=shown,
+        )
+    if actual != heads:
         raise CheckFailed(
             "drift",
             "the database's alembic revision is not the head of the migrations",
-            expected=expected,
+            expected=heads[0],
             actual=actual[0] if len(actual) == 1 else actual or None,
         )
 
 
-def _expected_head(settings: MigrationSettings | None) -> str:
+def _expected_heads(settings: MigrationSettings | None, *, database_revision: str) -> list[str]:
+    """The heads of the migrations, as alembic reads them (or the inventory's fixed head)."""
     __tracebackhide__ = True
     if settings is None:
         raise CheckFailed("config", "the inventory names no migrations (database.migrations: head or directory)")
     if settings.head is not None:
-        return settings.head
+        return [settings.head]
     directory = Path(str(settings.directory))
     directory = directory if directory.is_absolute() else PROJECT_ROOT / directory
-    if not directory.is_dir():
-        raise CheckFailed("config", "the migrations directory does not exist", directory=str(directory))
-    revisions, parents = set(), set()
-    for path in directory.glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        revision = _REVISION.search(text)
-        if revision is None:
-            continue
-        revisions.add(revision[1])
-        down = _DOWN_REVISION.search(text)
-        parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down[1]) if down else [])
-    heads = sorted(revisions - parents)
-    if len(heads) != 1:
+    if not (directory / "versions").is_dir():
         raise CheckFailed(
-            "config", "the migrations directory does not have exactly one head", directory=str(directory), heads=heads
+            "config",
+            "the migrations directory is not an alembic script directory (no versions/)",
+            directory=str(directory),
+            database_revision=database_revision,
         )
-    return heads[0]
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return sorted(ScriptDirectory(str(directory)).get_heads())
+    except CommandError as error:
+        raise CheckFailed(
+            "config",
+            "alembic cannot read the revision graph of the migrations",
+            directory=str(directory),
+            error=(str(error).strip().splitlines() or ["CommandError"])[0],
+            database_revision=database_revision,
+        ) from None
