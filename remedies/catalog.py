@@ -250,6 +250,9 @@ class ServiceStep(_Step):
     action: Literal["service"]
     service: str = Field(pattern=_NAME)
     operation: Literal["start", "restart", "stop"]
+    # An evidence key counting the service's recent work: when the failure's evidence shows it
+    # above 0, the service demonstrably runs, and starting or restarting it cannot help.
+    unless_active: str | None = Field(None, pattern=_NAME)
 
 
 class CommandStep(_Step):

@@ -1,7 +1,9 @@
 """The healing engine: plan the steps of the chosen recipes, then run what is allowed.
 
 Decisions, in order: a destructive step is ``never`` run (only printed); a
-manual step is ``manual``; a recipe applied successfully to the same target
+manual step is ``manual``; a service step whose service the evidence shows at
+work (its ``unless_active`` count above 0 in any failure it would fix) is
+``not_indicated``: a restart cannot help a process that demonstrably runs; a recipe applied successfully to the same target
 with the same parameters within ``healing.cooldown_minutes`` is in
 ``cooldown``; a step the target cannot run (undeclared service or command, a
 mutating statement on a read-only database) is ``healing_disabled``; a guarded
@@ -27,12 +29,12 @@ import filelock
 from fixtures.inventory import Inventory
 from remedies.actions import StepResult, run_step, why_not_runnable
 from remedies.analysis import Failure, roots
-from remedies.catalog import Catalog, ManualStep, Recipe, Step, is_diagnostic
+from remedies.catalog import Catalog, ManualStep, Recipe, ServiceStep, Step, is_diagnostic
 from remedies.ledger import Ledger, LedgerEntry
 from remedies.render import context_for, describe_step, failure_fields
 from remedies.verify import VerificationError
 
-Decision = Literal["run", "needs_approval", "never", "manual", "cooldown", "healing_disabled"]
+Decision = Literal["run", "needs_approval", "never", "manual", "not_indicated", "cooldown", "healing_disabled"]
 APPROVED_BY_FLAG = "--heal-approve"
 APPROVED_BY_POLICY = "inventory policy"
 
@@ -78,7 +80,9 @@ Rerun = Callable[[list[str]], dict[str, str]]  # node ids -> "passed" | "failed"
 def heal_failures(failures: list[Failure], catalog: Catalog, healer: Healer, rerun: Rerun) -> HealOutcome:
     """Run the recipes of the root failures, then judge every failure by re-running it."""
     selected = [
-        (catalog.get(root.recipe), root.params, failure_fields(root)) for root in roots(failures) if root.recipe
+        (catalog.get(root.recipe), root.params, failure_fields(root), root.evidence)
+        for root in roots(failures)
+        if root.recipe
     ]
     outcome = HealOutcome(dry_run=healer.dry_run)
     try:
@@ -147,38 +151,51 @@ class Healer:
     def ledger_path(self) -> Path:
         return self._ledger.path
 
-    def plan(self, selected: list[tuple[Recipe, Mapping] | tuple[Recipe, Mapping, Mapping]]) -> list[PlannedStep]:
-        """One entry per step of each (recipe, failure parameters[, failure fields]); identical rendered steps once.
+    def plan(self, selected: list[tuple]) -> list[PlannedStep]:
+        """One entry per step of each (recipe, failure parameters[, failure fields[, evidence]]).
 
-        The steps are filled from the renderer's context (:func:`remedies.render.context_for`).
+        Identical rendered steps are planned once. The steps are filled from the
+        renderer's context (:func:`remedies.render.context_for`); a service step
+        is ``not_indicated`` when the evidence of any failure it would fix shows
+        the service at work.
         """
-        planned: list[PlannedStep] = []
-        seen: set[str] = set()
-        for recipe, params, *fields in selected:
-            cooldown = self._cooldown_reason(recipe, params)
-            context = context_for(self._inventory, params, fields[0] if fields else None)
+        rendered = []
+        for recipe, params, *rest in selected:
+            context = context_for(self._inventory, params, rest[0] if rest else None)
+            evidence = rest[1] if len(rest) > 1 else {}
             for index, template in enumerate(recipe.steps):
                 step = template.rendered(context)
-                identity = f"{step.action}:{step.model_dump_json()}"
-                if identity in seen:
-                    continue
-                seen.add(identity)
-                decision, reason, approver = self._decide(recipe, step, cooldown)
-                planned.append(
-                    PlannedStep(
-                        recipe_id=recipe.id,
-                        step_index=index,
-                        action=step.action,
-                        risk=step.risk,
-                        description=self._redact(describe_step(step, self._inventory)),
-                        decision=decision,
-                        reason=self._redact(reason),
-                        params=dict(params),
-                        approver=approver,
-                        diagnostic=is_diagnostic(step),
-                        step=step,
-                    )
+                rendered.append((recipe, params, index, step, f"{step.action}:{step.model_dump_json()}", evidence))
+        at_work: dict[str, str] = {}
+        for *_, step, identity, evidence in rendered:
+            shown = _shown_at_work(step, evidence)
+            if shown and identity not in at_work:
+                at_work[identity] = shown
+        planned: list[PlannedStep] = []
+        seen: set[str] = set()
+        for recipe, params, index, step, identity, _ in rendered:
+            if identity in seen:
+                continue
+            seen.add(identity)
+            if identity in at_work:
+                decision, reason, approver = "not_indicated", at_work[identity], None
+            else:
+                decision, reason, approver = self._decide(recipe, step, self._cooldown_reason(recipe, params))
+            planned.append(
+                PlannedStep(
+                    recipe_id=recipe.id,
+                    step_index=index,
+                    action=step.action,
+                    risk=step.risk,
+                    description=self._redact(describe_step(step, self._inventory)),
+                    decision=decision,
+                    reason=self._redact(reason),
+                    params=dict(params),
+                    approver=approver,
+                    diagnostic=is_diagnostic(step),
+                    step=step,
                 )
+            )
         return planned
 
     def execute(self, plan: list[PlannedStep]) -> list[tuple[PlannedStep, StepResult]]:
@@ -284,3 +301,16 @@ class Healer:
             rows=result.rows,
             detail=result.detail,
         )
+
+
+def _shown_at_work(step: Step, evidence: Mapping[str, Any]) -> str | None:
+    """Why the evidence shows a service step's service at work (so the step cannot help), or None."""
+    if not isinstance(step, ServiceStep) or step.unless_active is None or step.operation == "stop":
+        return None
+    count = evidence.get(step.unless_active)
+    if not isinstance(count, int | float) or isinstance(count, bool) or count <= 0:
+        return None
+    return (
+        f"{step.service} demonstrably runs ({step.unless_active}={count:g} in the evidence): "
+        f"a {step.operation} cannot help"
+    )

@@ -65,6 +65,10 @@ def target_facts(inventory: Inventory | None, params: Mapping[str, Any]) -> dict
     route = next((r for r in inventory.webhooks.routes if r.name == params.get("entity")), None)
     if route is not None:
         facts["tds_entity"] = route.tds_entity
+    zoho_entities = inventory.zoho.entities.items() if inventory.zoho else ()
+    synced = [name for name, entity in zoho_entities if entity.table == params.get("schema_table")]
+    if len(synced) == 1:
+        facts["zoho_entity"] = synced[0]
     name = params.get("endpoint") or params.get("protected_endpoint")
     endpoint = next((e for e in inventory.api.endpoints if e.name == name), None)
     if endpoint is not None:

@@ -161,7 +161,9 @@ def test_requeue_statement_marks_dead_letters_resolved_within_its_limit(healthy_
         requeued = db.execute(
             "SELECT q.status::text, q.attempt_count, q.error_code, d.resolved, d.resolved_by, d.resolution_notes"
             " FROM tds_sync_queue AS q JOIN tds_dead_letter_queue AS d ON d.sync_queue_id = q.id"
-            " WHERE q.source_entity_id LIKE 'tshprobe-%%' ORDER BY q.status, q.source_entity_id"
+            " WHERE q.source_entity_id LIKE 'sandbox-fault-%%' OR q.source_entity_id = %s"
+            " ORDER BY q.status, q.source_entity_id",
+            (POISON_ID,),
         ).fetchall()
         _delete_poison_dead_letter(db)
         db.commit()

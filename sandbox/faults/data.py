@@ -19,9 +19,13 @@ from ..errors import SandboxError
 from ..state import HomeLayout
 from .base import Fault, FaultKind, FaultTarget, FaultView
 
-# Rows a data fault inserts carry the probe prefix, so the worker never writes
-# them to ERP tables and the checks that measure real traffic leave them out.
+# Rows a data fault inserts are marked by their source id. In-flight rows (stuck,
+# backlog) carry the probe prefix, so the measures of the window's settled traffic
+# leave them out; dead letters are settled events those measures must count (the
+# dead-letter rate), so they carry a prefix of their own. Their payloads name no
+# record, so the worker never writes them to ERP tables either way.
 FAULT_ROW_PREFIX = "tshprobe-fault"
+TRAFFIC_ROW_PREFIX = "sandbox-fault"
 HIDDEN_SUFFIX = "__fault_hidden"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -52,11 +56,12 @@ class QueueRowsFault(DataFault):
 
     insert_sql: str
     stop_worker: bool = False
+    counts_as_traffic: bool = False  # settled rows the window's traffic measures count (see TRAFFIC_ROW_PREFIX)
     argument_usage: str = "<count>"
 
     @property
     def row_prefix(self) -> str:
-        return f"{FAULT_ROW_PREFIX}-{self.name}-"
+        return f"{TRAFFIC_ROW_PREFIX if self.counts_as_traffic else FAULT_ROW_PREFIX}-{self.name}-"
 
     def check_argument(self, argument: str | None) -> None:
         if not (argument or "").isdigit() or not 1 <= int(argument) <= 10_000:
@@ -213,6 +218,7 @@ KINDS = (
         name="dead-letters",
         summary="<count> queue rows dead-lettered with a transient error class, plus their dead-letter rows",
         insert_sql=_DEAD_LETTERS_SQL,
+        counts_as_traffic=True,
     ),
     QueueRowsFault(
         name="stuck-processing",

@@ -21,15 +21,16 @@ pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.database]
 REVISION_REPORT = "database_revision_report.txt"
 
 
-def test_database_revision_is_head(inventory, report_line, record_property):
+def test_database_revision_is_head(inventory, report_line, request):
     with connect(inventory) as db:
         has_table = db.execute("SELECT to_regclass('alembic_version') IS NOT NULL AS present").fetchone()["present"]
         rows = db.execute("SELECT version_num FROM alembic_version").fetchall() if has_table else []
     actual = sorted(row["version_num"] for row in rows)
     shown = ", ".join(actual) or "none"
-    record_property("database_revision", shown)
+    request.node.user_properties.append(("database_revision", shown))
     heads = _expected_heads(inventory.database.migrations, database_revision=shown)
-    report_line(REVISION_REPORT, f"{inventory.target.name}: database revision {shown}; head {', '.join(heads)}")
+    heads_label = "head" if len(heads) == 1 else "heads"
+    report_line(REVISION_REPORT, f"{inventory.target.name}: database revision {shown}; {heads_label} {', '.join(heads)}")
     if len(heads) != 1:
         raise CheckFailed(
             "multiple_heads",

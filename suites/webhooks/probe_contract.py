@@ -68,6 +68,8 @@ def completion_failure(probe: WebhookProbe, inventory: Inventory) -> CheckFailed
         "attempts": row.get("attempt_count"),
         "waited_s": probe.waited_s,
     }
+    if probe.completed_meanwhile is not None:
+        evidence["worker_completed_meanwhile"] = probe.completed_meanwhile
     if row.get("attempt_count") and (row.get("error_code") or row.get("error_message")):
         # Attempted and failed: the worker runs; restarting it cannot help.
         return CheckFailed(

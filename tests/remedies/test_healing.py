@@ -207,6 +207,26 @@ def test_identical_rendered_steps_are_planned_once(make_healer, shipped_catalog)
     assert [p.step_index for p in plan if p.recipe_id == "H03"] == [0, 1, 3]
 
 
+def test_restart_is_not_planned_when_the_evidence_shows_the_worker_at_work(make_healer, shipped_catalog):
+    h11 = shipped_catalog.get("H11")
+    idle = {"status": "pending", "attempts": 0, "worker_completed_meanwhile": 0}
+    busy = {"status": "pending", "attempts": 0, "worker_completed_meanwhile": 37}
+    plan = make_healer().plan([(h11, INVOICES, {}, idle)])
+    assert [(p.description, p.decision) for p in plan if p.action == "service"] == [
+        ("service restart worker (command binding)", "run")
+    ]
+    # One failure whose evidence shows the worker completing other events is enough:
+    # the same restart planned for another failure is not indicated either.
+    plan = make_healer().plan([(h11, INVOICES, {}, idle), (h11, {"entity": "orders"}, {}, busy)])
+    assert [(p.decision, p.reason) for p in plan if p.action == "service"] == [
+        (
+            "not_indicated",
+            "worker demonstrably runs (worker_completed_meanwhile=37 in the evidence): a restart cannot help",
+        )
+    ]
+    assert healing.repaired_recipes(make_healer().execute(plan)) == set()
+
+
 def test_same_recipe_for_two_entities_keeps_both_rendered_steps(make_healer, demo_catalog):
     plan = make_healer().plan([(demo_catalog.get("H90"), INVOICES), (demo_catalog.get("H90"), {"entity": "orders"})])
     assert [p.description for p in plan if p.step_index == 0] == [
