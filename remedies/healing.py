@@ -3,8 +3,8 @@
 Decisions, in order: a destructive step is ``never`` run (only printed); a
 manual step is ``manual``; a service step whose service the evidence shows at
 work (its ``unless_active`` count above 0 in any failure it would fix) is
-``not_indicated``: a restart cannot help a process that demonstrably runs; a recipe applied successfully to the same target
-with the same parameters within ``healing.cooldown_minutes`` is in
+``not_indicated``: a restart cannot help a process that demonstrably runs; a
+recipe applied successfully to the same target with the same parameters within ``healing.cooldown_minutes`` is in
 ``cooldown``; a step the target cannot run (undeclared service or command, a
 mutating statement on a read-only database) is ``healing_disabled``; a guarded
 step needs approval (``--heal-approve RECIPE`` or ``healing.approve``); a safe

@@ -29,8 +29,8 @@ def test_database_revision_is_head(inventory, report_line, request):
     shown = ", ".join(actual) or "none"
     request.node.user_properties.append(("database_revision", shown))
     heads = _expected_heads(inventory.database.migrations, database_revision=shown)
-    heads_label = "head" if len(heads) == 1 else "heads"
-    report_line(REVISION_REPORT, f"{inventory.target.name}: database revision {shown}; {heads_label} {', '.join(heads)}")
+    heads_shown = f"{'head' if len(heads) == 1 else 'heads'} {', '.join(heads)}"
+    report_line(REVISION_REPORT, f"{inventory.target.name}: database revision {shown}; {heads_shown}")
     if len(heads) != 1:
         raise CheckFailed(
             "multiple_heads",
