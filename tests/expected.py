@@ -52,3 +52,50 @@ APP_CHECKS = [
 # The delivery path's files: the heal and target-policy runs select them to keep their runs short;
 # the fault matrix runs the whole stage.
 DELIVERY_CHECK_FILES = ["suites/api/test_health.py", "suites/webhooks", "suites/sync/test_queue_processing.py"]
+
+# --- the rest of the stage, for the whole-stage fault matrix ---------------------------------
+DB_CONNECT = "suites/database/test_connection.py::test_database_answers_select_1"
+REVISION = "suites/database/test_migrations.py::test_database_revision_is_head"
+DEAD_LETTERS = "suites/sync/test_queue_health.py::test_dead_letters_within_limit"
+STUCK = "suites/sync/test_queue_health.py::test_no_item_stuck_in_processing"
+BACKLOG = "suites/sync/test_queue_health.py::test_pending_backlog_within_limits"
+SCHEMA_TABLES = [
+    "tds_inbox_events", "tds_sync_queue", "tds_dead_letter_queue", "tds_sync_cursors", "tds_alerts", "tds_sync_runs",
+    "tds_sync_logs", "tds_audit_trail", "tds_metrics", "tds_configuration", "products", "customers", "vendors",
+    "invoices", "sales_orders", "invoice_payments", "zoho_users", "pricelists", "product_prices", "branches",
+]  # fmt: skip
+ZOHO_LISTS = ["contacts", "items", "invoices", "salesorders"]
+BFF = "/api/bff/salesperson"
+# The GET operations of the sandbox's /openapi.json that read the database.
+DATABASE_OPERATIONS = [
+    "/api/customers", "/api/customers/<customer_id>", "/api/invoices", "/api/invoices/<invoice_id>",
+    "/api/products", "/api/products/<product_id>", "/api/products/summary", "/api/tds/webhooks/stats",
+]  # fmt: skip
+
+
+def schema(table: str) -> str:
+    return f"suites/database/test_schema_contract.py::test_schema_matches_contract[{table}]"
+
+
+def real_traffic(tds_entity: str) -> str:
+    return f"suites/sync/test_queue_health.py::test_real_traffic_of_entity_completes[{tds_entity}]"
+
+
+def zoho_count(zoho_list: str) -> str:
+    return f"suites/zoho/test_zoho_consistency.py::test_zoho_count_matches_erp[{zoho_list}]"
+
+
+def zoho_fresh(zoho_list: str) -> str:
+    return f"suites/zoho/test_zoho_consistency.py::test_erp_is_fresh_against_zoho[{zoho_list}]"
+
+
+def env_variable(name: str) -> str:
+    return f"suites/config/test_env_file.py::test_required_variable_is_set_and_valid[{name}]"
+
+
+def operation(path: str) -> str:
+    return f"suites/api/test_openapi_operations.py::test_get_operation_answers[{path}]"
+
+
+def bff(check: str, endpoint: str) -> str:
+    return f"suites/api/test_bff_endpoints.py::test_bff_endpoint_{check}[{endpoint}]"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fixtures.inventory import PROJECT_ROOT
 from sandbox import Sandbox
+from sandbox.provision import ENV_VARIABLES, api_token, derived_secret
 
 # Distinctive secrets the sandbox is started with; no artifact may contain them.
 DB_PASSWORD = "pw-Zx81q-never-in-reports"
@@ -64,3 +65,18 @@ def run_suite(sandbox: Sandbox | None, reports_dir: Path, *args: str, env: dict 
         check=False,
     )
     return SuiteRun(completed.returncode, completed.stdout + completed.stderr, reports_dir, time.monotonic() - started)
+
+
+def sandbox_secrets() -> list[str]:
+    """Every secret value the sandbox's env file and BFF use."""
+    derived = [derived_secret(DB_PASSWORD, name) for name in ENV_VARIABLES]
+    return [DB_PASSWORD, WEBHOOK_KEY, api_token(DB_PASSWORD), *derived]
+
+
+def assert_no_secret_in(run: SuiteRun) -> None:
+    """No secret value of the sandbox in any file of the run's reports or in its output."""
+    for path in (p for p in run.reports_dir.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        for secret in sandbox_secrets():
+            assert secret.encode() not in content, f"a secret value is in {path.relative_to(run.reports_dir)}"
+    assert not any(secret in run.output for secret in sandbox_secrets())

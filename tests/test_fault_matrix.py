@@ -1,4 +1,9 @@
-"""For every sandbox fault, exactly the expected checks fail, with the expected kind and recipe."""
+"""For every sandbox fault, exactly the expected checks of the whole staging stage fail.
+
+Every faulted run is the whole ``-m staging`` stage: the assertions name the
+exact set of failing node ids, each with its kind, recipe and root cause, and
+no secret value of the sandbox is in any output or report of the run.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,34 @@ import pytest
 from expected import (
     ALL_CHECKS,
     APP_CHECKS,
+    BACKLOG,
+    BFF,
+    DATABASE_OPERATIONS,
+    DB_CONNECT,
     DEAD_LETTER_RATE,
+    DEAD_LETTERS,
     EVENTS_COMPLETE,
     HEALTH,
+    REVISION,
     ROUTES,
+    SCHEMA_TABLES,
+    STUCK,
+    TDS_ENTITY,
+    WEBHOOKS_HEALTH,
+    ZOHO_LISTS,
     accepts,
+    bff,
     completes,
     delay,
+    env_variable,
+    operation,
+    real_traffic,
     route_served,
+    schema,
+    zoho_count,
+    zoho_fresh,
 )
+from suite_runner import assert_no_secret_in
 
 
 def outcomes(run) -> dict[str, tuple[str, str | None, str | None]]:
@@ -131,3 +155,117 @@ def test_a_two_worker_run_posts_one_probe_per_route(suite, healthy_sandbox):
     assert run.exit_code == 0, run.output
     # Delivery, completion and queue-health checks on both workers share one probe set.
     assert probe_events() - before == len(ROUTES)
+
+
+# --- every other fault: the exact outcome of the whole stage -----------------------------
+
+ZOHO_CHECKS = [check(name) for name in ZOHO_LISTS for check in (zoho_count, zoho_fresh)]
+SCHEMA_CUSTOMERS = schema("customers")
+
+# fault -> {node id: (kind, recipe, root cause)} of every failure of the whole staging stage.
+FAULT_MATRIX = {
+    "secret-placeholder:SECRET_KEY": {env_variable("SECRET_KEY"): ("config", "H21", None)},
+    "secret-missing:JWT_SECRET_KEY": {env_variable("JWT_SECRET_KEY"): ("missing", "H20", None)},
+    f"endpoint-error:{BFF}/gps/sync-status": {
+        bff("answers_with_data", "gps-sync-status"): ("http_status", "H35", None),
+        # The named endpoint is an OpenAPI operation too: its own check is the root cause.
+        operation(f"{BFF}/gps/sync-status"): ("http_status", "H35", bff("answers_with_data", "gps-sync-status")),
+    },
+    f"endpoint-slow:{BFF}/commissions/summary:900": {
+        bff("latency_within_limit", "commissions-summary"): ("slow", "H28", None),
+    },
+    f"auth-open:{BFF}/transfers/statistics": {
+        bff("refuses_anonymous_calls", "transfers-statistics"): ("security", "H32", None),
+    },
+    f"public-requires-auth:{BFF}/gps/health": {bff("answers_with_data", "gps-health"): ("contract", "H40", None)},
+    # Operations the inventory does not name: only the OpenAPI coverage sees them.
+    "endpoint-undeclared-error:/api/products/summary": {
+        operation("/api/products/summary"): ("http_status", "H35", None),
+    },
+    "route-shadowed:/api/products/summary": {operation("/api/products/summary"): ("contract", "H40", None)},
+    "zoho-drift:contacts:20": {zoho_count("contacts"): ("drift", "H01", None)},
+    "zoho-stale:items:48": {zoho_fresh("items"): ("stale", "H02", None)},
+    "zoho-auth-invalid": dict.fromkeys(ZOHO_CHECKS, ("zoho_auth", "H12", None)),
+    # Backed off and retried within the budget: nothing fails.
+    "zoho-rate-limit": {},
+    "zoho-down": dict.fromkeys(ZOHO_CHECKS, ("unreachable", "H43", None)),
+    "dead-letters:20": {
+        DEAD_LETTERS: ("dead_letters", "H09", None),
+        DEAD_LETTER_RATE: ("dead_letters", "H09", DEAD_LETTERS),
+    },
+    # Under the absolute limit (10), but 5 of the window's few settled events: the rate fails alone.
+    "dead-letters:5": {DEAD_LETTER_RATE: ("dead_letters", "H09", None)},
+    "stuck-processing:3": {STUCK: ("stuck", "H10", None)},
+    "migration-behind": {REVISION: ("drift", "H19", None)},
+    "migration-heads": {REVISION: ("multiple_heads", "H42", None)},
+    "missing-table:invoice_payments": {schema("invoice_payments"): ("missing", "H19", None)},
+    "missing-column:customers.zoho_contact_id": {
+        SCHEMA_CUSTOMERS: ("missing", "H19", None),
+        zoho_count("contacts"): ("missing", "H19", SCHEMA_CUSTOMERS),
+        zoho_fresh("contacts"): ("missing", "H19", SCHEMA_CUSTOMERS),
+        # The app's customer reads fail too; nothing declares which tables an operation reads.
+        operation("/api/customers"): ("http_status", "H35", None),
+        operation("/api/customers/<customer_id>"): ("http_status", "H35", None),
+    },
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULT_MATRIX))
+def test_fault_fails_exactly_its_checks_in_the_whole_stage(suite, fault):
+    run = suite("-m", "staging", "--sandbox-fault", fault)
+    assert run.exit_code == (1 if FAULT_MATRIX[fault] else 0), run.output
+    assert outcomes(run) == FAULT_MATRIX[fault]
+    assert_no_secret_in(run)
+
+
+def test_database_down_fails_everything_that_reads_it_under_one_root(suite):
+    run = suite("-m", "staging", "--sandbox-fault", "database-down")
+    assert run.exit_code == 1, run.output
+    found = outcomes(run)
+    reads_the_database = {
+        REVISION, DEAD_LETTERS, DEAD_LETTER_RATE, STUCK, BACKLOG, EVENTS_COMPLETE, WEBHOOKS_HEALTH,
+        *map(schema, SCHEMA_TABLES), *map(real_traffic, TDS_ENTITY.values()), *map(delay, ROUTES),
+        *map(accepts, ROUTES), *map(completes, ROUTES), *ZOHO_CHECKS, *map(operation, DATABASE_OPERATIONS),
+    }  # fmt: skip
+    assert set(found) == {DB_CONNECT, *reads_the_database}
+    assert found[DB_CONNECT] == ("unreachable", "H36", None)
+    assert {nodeid: found[nodeid][1:] for nodeid in reads_the_database} == dict.fromkeys(
+        reads_the_database, ("H36", DB_CONNECT)
+    )
+    # The app answers /health and its webhook routes without the database; their writes answer 500.
+    assert {found[nodeid][0] for nodeid in map(accepts, ROUTES)} == {"http_status"}
+
+
+def test_backlog_fails_the_queue_measures_under_the_worker_recipe(suite):
+    run = suite("-m", "staging", "--sandbox-fault", "backlog:150")
+    assert run.exit_code == 1, run.output
+    found = outcomes(run)
+    dependents = {delay(route): completes(route) for route in ROUTES}
+    assert set(found) == {BACKLOG, *map(completes, ROUTES), *dependents, EVENTS_COMPLETE, DEAD_LETTER_RATE}
+    assert found[BACKLOG] == ("backlog", "H11", None)
+    assert {nodeid: found[nodeid] for nodeid in map(completes, ROUTES)} == dict.fromkeys(
+        map(completes, ROUTES), ("not_processed", "H11", None)
+    )
+    assert {nodeid: found[nodeid] for nodeid in dependents} == {
+        nodeid: ("not_processed", "H11", root) for nodeid, root in dependents.items()
+    }
+
+
+def test_worker_failing_is_a_processing_error_with_its_codes_and_no_restart(suite):
+    run = suite("-m", "staging", "--sandbox-fault", "worker-failing:invoices", "--heal")
+    assert run.exit_code == 1, run.output
+    root = completes("invoices")
+    assert outcomes(run) == {
+        root: ("processing_error", "H41", None),
+        delay("invoices"): ("not_processed", "H41", root),
+        EVENTS_COMPLETE: ("not_processed", "H41", root),
+        DEAD_LETTER_RATE: ("dead_letters", "H41", root),
+    }
+    evidence = next(f["evidence"] for f in run.findings["failures"] if f["nodeid"] == root)
+    assert (evidence["status"], evidence["error_codes"]) == ("dead_letter", ["ZOHO_VALIDATION_ERROR"])
+    assert "Zoho Books API answered HTTP 400" in evidence["error"]
+    # The worker demonstrably runs: nothing restarts it, nothing is called healed.
+    assert [entry for entry in run.ledger() if entry["action"] == "service"] == []
+    assert "service restart" not in (run.reports_dir / "auto_healing_suggestions.txt").read_text(encoding="utf-8")
+    assert not any(f["healed"] for f in run.findings["failures"])
+    assert_no_secret_in(run)

@@ -87,14 +87,20 @@ def test_stale_fails_freshness_of_that_entity_only(suite):
     assert evidence["zoho_newest"] == "2026-01-03 01:20:00 +0000"
 
 
-def test_heal_resyncs_the_stale_entity_and_the_rerun_passes(suite):
-    run = suite(ZOHO_CHECKS, "-m", "staging", "--sandbox-fault", "zoho-stale:salesorders:30", "--heal")
+def test_heal_resyncs_the_stale_entity_and_the_same_fault_is_detected_again(suite):
+    stale = ("--sandbox-fault", "zoho-stale:salesorders:30")
+    run = suite(ZOHO_CHECKS, "-m", "staging", *stale, "--heal")
     assert run.exit_code == 0, run.output
     assert run.failed() == {fresh_check("salesorders"): ("stale", "H02")}
     assert [f["healed"] for f in run.findings["failures"]] == [True]
     ran = [(e["recipe"], e["action"], e["result"]) for e in run.ledger() if e["decision"] == "run"]
     assert ran == [("H02", "sql", "ok"), ("H02", "command", "ok")]
     assert suite(ZOHO_CHECKS, "-m", "staging").exit_code == 0
+    # The resync the heal ran is gone with the run: the same fault is stale again, by the same lag.
+    again = suite(ZOHO_CHECKS, "-m", "staging", *stale)
+    assert again.exit_code == 1, again.output
+    assert again.failed() == {fresh_check("salesorders"): ("stale", "H02")}
+    assert again.findings["failures"][0]["evidence"]["lag_hours"] == 30.0
 
 
 def test_invalid_refresh_token_fails_every_check_as_zoho_auth_and_is_not_healed(suite):
@@ -119,8 +125,8 @@ def test_rate_limited_zoho_is_backed_off_and_the_checks_pass(suite):
 def test_zoho_down_fails_every_check_as_unreachable_and_reset_restarts_it(suite, healthy_sandbox):
     run = suite(ZOHO_CHECKS, "-m", "staging", "--sandbox-fault", "zoho-down")
     assert run.exit_code == 1, run.output
-    # No recipe restarts Zoho itself: the failures say so.
-    assert run.failed() == dict.fromkeys(ALL_ZOHO_CHECKS, ("unreachable", None))
+    # Nothing the suite may run brings Zoho back: H43 is manual steps only.
+    assert run.failed() == dict.fromkeys(ALL_ZOHO_CHECKS, ("unreachable", "H43"))
     assert healthy_sandbox.status()["zoho"] == "running"
 
 

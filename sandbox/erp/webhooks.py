@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from pydantic import BaseModel, ConfigDict
 
 from ..facts import WEBHOOK_PREFIX, WEBHOOK_ROUTES, WebhookRoute
 from .runtime import AppRuntime
+
+log = logging.getLogger("sandbox.webhooks")
 
 TIMEOUT_FAULT_SECONDS = 120
 # Never stored with the event: they carry credentials.
@@ -166,19 +169,24 @@ async def receive_webhook(route: WebhookRoute, event: ZohoWebhook, request: Requ
         "headers": Jsonb({name: value for name, value in request.headers.items() if name not in SECRET_HEADERS}),
         "ip": request.client.host if request.client else None,
     }
-    async with await runtime.connect() as conn, conn.transaction():
-        # Serialise events with the same key so two concurrent repeats cannot both be queued.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
-        duplicate = await (await conn.execute(FIND_DUPLICATE_SQL, [key])).fetchone()
-        if duplicate:
-            return _reply(
-                success=True,
-                message=f"Duplicate event already processed: {route.tds_entity}",
-                event_id=str(duplicate[0]),
-                idempotency_key=key,
-            )
-        (inbox_id,) = await (await conn.execute(INSERT_INBOX_SQL, values)).fetchone()
-        await conn.execute(INSERT_QUEUE_SQL, {**values, "inbox_id": inbox_id})
+    try:
+        async with await runtime.connect() as conn, conn.transaction():
+            # Serialise events with the same key so two concurrent repeats cannot both be queued.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+            duplicate = await (await conn.execute(FIND_DUPLICATE_SQL, [key])).fetchone()
+            if duplicate:
+                return _reply(
+                    success=True,
+                    message=f"Duplicate event already processed: {route.tds_entity}",
+                    event_id=str(duplicate[0]),
+                    idempotency_key=key,
+                )
+            (inbox_id,) = await (await conn.execute(INSERT_INBOX_SQL, values)).fetchone()
+            await conn.execute(INSERT_QUEUE_SQL, {**values, "inbox_id": inbox_id})
+    except psycopg.Error as error:
+        # As the real route does: logged, and answered 500 (the connection stays open).
+        log.error("webhook processing failed: %s (%s)", type(error).__name__, route.name)
+        raise HTTPException(500, "Webhook processing failed") from None
     return _reply(
         success=True, message="Event queued for processing", event_id=str(inbox_id), idempotency_key=key, queued=True
     )
