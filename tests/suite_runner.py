@@ -80,3 +80,19 @@ def assert_no_secret_in(run: SuiteRun) -> None:
         for secret in sandbox_secrets():
             assert secret.encode() not in content, f"a secret value is in {path.relative_to(run.reports_dir)}"
     assert not any(secret in run.output for secret in sandbox_secrets())
+
+
+def sandbox_cli(
+    *arguments: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m sandbox ARGUMENTS`` in its own process, without this process's sandbox variables."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("TSH_SANDBOX_")}
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", *arguments],
+        cwd=PROJECT_ROOT,
+        env={**environment, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
-
-from sandbox.controller import PROJECT_ROOT
+from suite_runner import sandbox_cli
 
 SECRET_PASSWORD = "cli-db-secret-value"
 SECRET_KEY = "cli-webhook-secret-value"
 
 
 def cli(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("TSH_SANDBOX_")}
-    completed = subprocess.run(
-        [sys.executable, "-m", "sandbox", *arguments],
-        cwd=PROJECT_ROOT,
-        env={**environment, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    completed = sandbox_cli(*arguments, env=env, timeout=60)
     for stream in (completed.stdout, completed.stderr):
         assert SECRET_PASSWORD not in stream and SECRET_KEY not in stream
         assert "Traceback" not in stream

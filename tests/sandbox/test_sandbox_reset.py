@@ -4,29 +4,21 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from suite_runner import sandbox_cli
 
 from sandbox import Sandbox
-from sandbox.facts import PROJECT_ROOT
 from sandbox.zoho.data import parse_zoho_time
 
 RESET_BOUND_SECONDS = 5.0
 
 
 def cli(sandbox: Sandbox, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sandbox", *arguments, "--state", str(sandbox.state_file)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return sandbox_cli(*arguments, "--state", str(sandbox.state_file))
 
 
 def zoho_newest_contact(sandbox: Sandbox) -> datetime:
