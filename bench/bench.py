@@ -1,13 +1,14 @@
 """Benchmark of the suite against the embedded sandbox (not a test).
 
 Measures wall time and peak memory of whole suite runs, each in its own pytest
-process against one shared sandbox:
+process, against one shared sandbox unless a scenario starts its own:
 
-  .venv/bin/python bench/bench.py [--repeat N] [--json PATH]
+  .venv/bin/python bench/bench.py [--repeat N] [--json PATH] [--only NAME ...]
+  .venv/bin/python bench/bench.py --soak 20         # repeated healthy runs: failures and spread
 
-Scenarios: the healthy staging suite (one process, and -n 2), the suite with
-every webhook hung (probes run concurrently, so this stays near one HTTP
-timeout), and a heal of a stopped worker including its verification re-run.
+Every figure is the median of ``--repeat`` runs (worst and peak RSS beside it);
+ratios are computed from scenarios measured in the same invocation. The table
+is printed and written to ``reports/bench.json`` (or ``--json``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project's packages
@@ -30,17 +32,36 @@ from fixtures.inventory import PROJECT_ROOT
 from sandbox import Sandbox, default_home
 
 ROUTES = ["products", "customers", "invoices", "orders", "stock", "prices", "payments", "vendors", "users"]
-SCENARIOS = {
-    "staging, healthy, 1 process": ["-m", "staging"],
-    "staging, healthy, -n 2": ["-m", "staging", "-n", "2"],
-    "staging, 9 hung webhooks": [
-        "-m",
-        "staging",
-        *[a for r in ROUTES for a in ("--sandbox-fault", f"webhook-timeout:{r}")],
-    ],
-    "staging, worker down, --heal": ["-m", "staging", "--sandbox-fault", "worker-down", "--heal"],
-}
+STAGING = ["-m", "staging"]
 
+
+@dataclass(frozen=True)
+class Scenario:
+    """One measured pytest invocation; ``own_sandbox``: the run starts (and stops) a sandbox of its own."""
+
+    name: str
+    args: list[str]
+    own_sandbox: bool = False
+    goal: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def _hung(routes: list[str]) -> list[str]:
+    return [arg for route in routes for arg in ("--sandbox-fault", f"webhook-timeout:{route}")]
+
+
+SCENARIOS = [
+    Scenario("staging, healthy, 1 process, sandbox start included", STAGING, own_sandbox=True, goal="< 20 s"),
+    Scenario("staging, healthy, 1 process", STAGING),
+    Scenario("staging, healthy, -n auto, sandbox start included", [*STAGING, "-n", "auto"], own_sandbox=True),
+    Scenario("staging, healthy, -n auto", [*STAGING, "-n", "auto"]),
+    Scenario("staging, 1 webhook hung", [*STAGING, *_hung(ROUTES[:1])]),
+    Scenario("staging, 9 webhooks hung", [*STAGING, *_hung(ROUTES)], goal="<= 1.3 x one hung"),
+    Scenario("heal worker-down (detect, restart, verify)", [*STAGING, "--sandbox-fault", "worker-down", "--heal"],
+             goal="< 15 s"),
+    Scenario("heal stuck-processing:3", [*STAGING, "--sandbox-fault", "stuck-processing:3", "--heal"]),
+    Scenario("heal zoho-drift:contacts:20", [*STAGING, "--sandbox-fault", "zoho-drift:contacts:20", "--heal"]),
+]
 
 # Runs a command and prints the peak RSS (KiB) of its process tree: a fresh
 # parent, so RUSAGE_CHILDREN covers this one run (xdist workers included).
@@ -51,57 +72,103 @@ _MEASURE = (
 )
 
 
-def run_once(sandbox: Sandbox, args: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MiB) of the pytest process tree, exit code."""
+def suite_env(sandbox: Sandbox | None) -> dict[str, str]:
+    """This process's environment without test or target variables, plus the shared sandbox's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "TSH_"))}
-    env.update(sandbox.env())
+    if sandbox is not None:
+        env.update(sandbox.env())
+    else:
+        # A home of its own, so the run starts a sandbox rather than attaching to the shared one.
+        env["TSH_SANDBOX_HOME"] = str(default_home().parent / f"bench-own-{uuid.uuid4().hex[:6]}")
+    return env
+
+
+def run_once(sandbox: Sandbox, scenario: Scenario) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MiB) of the pytest process tree, exit code."""
+    env = {**suite_env(None if scenario.own_sandbox else sandbox), **scenario.extra_env}
     with tempfile.TemporaryDirectory() as reports:
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--reports-dir={reports}", *args]
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--reports-dir={reports}",
+                   *scenario.args]  # fmt: skip
         started = time.perf_counter()
         completed = subprocess.run(
             [sys.executable, "-c", _MEASURE, *command],
-            cwd=PROJECT_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=True,
-        )
+            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900, check=True,
+        )  # fmt: skip
         seconds = time.perf_counter() - started
     sandbox.reset()
     peak_kib, code = completed.stdout.split()
     return seconds, int(peak_kib) / 1024, int(code)
 
 
+def measure(sandbox: Sandbox, scenario: Scenario, repeat: int) -> dict:
+    runs = [run_once(sandbox, scenario) for _ in range(repeat)]
+    return {
+        "median_s": round(statistics.median(r[0] for r in runs), 2),
+        "max_s": round(max(r[0] for r in runs), 2),
+        "peak_rss_mib": round(max(r[1] for r in runs), 1),
+        "exit_codes": sorted({r[2] for r in runs}),
+        "goal": scenario.goal,
+    }
+
+
+def soak(sandbox: Sandbox, runs: int) -> dict:
+    """``runs`` healthy staging runs, the first half serial, the rest with -n 2: exit codes and spread."""
+    results = []
+    for number in range(runs):
+        workers = ["-n", "2"] if number >= runs // 2 else []
+        results.append(run_once(sandbox, Scenario("soak", [*STAGING, *workers])))
+    return {
+        "runs": runs,
+        "failed_runs": sum(1 for r in results if r[2] != 0),
+        "median_s": round(statistics.median(r[0] for r in results), 2),
+        "max_s": round(max(r[0] for r in results), 2),
+        "peak_rss_mib": round(max(r[1] for r in results), 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="Runs per scenario (median reported)")
-    parser.add_argument("--json", type=Path, help="Also write the figures to this file")
+    parser.add_argument("--only", nargs="+", default=[], metavar="TEXT", help="Scenarios whose name contains TEXT")
+    parser.add_argument("--soak", type=int, default=0, metavar="N", help="Instead: N healthy runs (half -n 2)")
+    parser.add_argument("--json", type=Path, default=PROJECT_ROOT / "reports" / "bench.json")
     options = parser.parse_args()
 
     started = time.perf_counter()
     home = default_home().parent / f"bench-{uuid.uuid4().hex[:6]}"
     sandbox = Sandbox.start(home, db_password=secrets.token_urlsafe(16))
-    startup = time.perf_counter() - started
-    figures = {"sandbox_start_s": round(startup, 2), "scenarios": {}}
+    figures: dict = {"sandbox_start_s": round(time.perf_counter() - started, 2), "scenarios": {}}
     try:
-        for name, args in SCENARIOS.items():
-            runs = [run_once(sandbox, args) for _ in range(options.repeat)]
-            figures["scenarios"][name] = {
-                "median_s": round(statistics.median(r[0] for r in runs), 2),
-                "max_s": round(max(r[0] for r in runs), 2),
-                "peak_rss_mib": round(max(r[1] for r in runs), 1),
-                "exit_codes": sorted({r[2] for r in runs}),
-            }
+        if options.soak:
+            figures["soak"] = soak(sandbox, options.soak)
+        for scenario in SCENARIOS:
+            if options.soak or (options.only and not any(text in scenario.name for text in options.only)):
+                continue
+            figures["scenarios"][scenario.name] = measure(sandbox, scenario, options.repeat)
     finally:
         sandbox.stop(remove=True)
-    print(f"sandbox start: {figures['sandbox_start_s']} s")
-    print(f"{'scenario':36} {'median s':>9} {'max s':>7} {'peak RSS MiB':>13}  exit")
-    for name, row in figures["scenarios"].items():
-        print(f"{name:36} {row['median_s']:>9} {row['max_s']:>7} {row['peak_rss_mib']:>13}  {row['exit_codes']}")
-    if options.json:
-        options.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    rows = figures["scenarios"]
+    one, nine = rows.get("staging, 1 webhook hung"), rows.get("staging, 9 webhooks hung")
+    if one and nine:
+        figures["ratio_9_hung_to_1_hung"] = round(nine["median_s"] / one["median_s"], 2)
+    print_table(figures)
+    options.json.parent.mkdir(parents=True, exist_ok=True)
+    options.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def print_table(figures: dict) -> None:
+    print(f"sandbox start: {figures['sandbox_start_s']} s")
+    print(f"{'scenario':52} {'median s':>9} {'max s':>7} {'peak RSS MiB':>13}  exit  goal")
+    for name, row in figures["scenarios"].items():
+        print(f"{name:52} {row['median_s']:>9} {row['max_s']:>7} {row['peak_rss_mib']:>13}  "
+              f"{row['exit_codes']}  {row['goal']}")  # fmt: skip
+    if "ratio_9_hung_to_1_hung" in figures:
+        print(f"9 hung / 1 hung: {figures['ratio_9_hung_to_1_hung']} (goal <= 1.3)")
+    if "soak" in figures:
+        soaked = figures["soak"]
+        print(f"soak: {soaked['runs']} healthy runs, {soaked['failed_runs']} failed; median {soaked['median_s']} s, "
+              f"max {soaked['max_s']} s, peak RSS {soaked['peak_rss_mib']} MiB")  # fmt: skip
 
 
 if __name__ == "__main__":

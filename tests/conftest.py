@@ -11,6 +11,16 @@ from suite_runner import DB_PASSWORD, WEBHOOK_KEY, SuiteRun, run_suite
 from sandbox import Sandbox, default_home
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Soak tests (minutes of repeated runs) run only when a ``-m`` expression names them."""
+    if "soak" in (config.option.markexpr or ""):
+        return
+    soak = [item for item in items if item.get_closest_marker("soak")]
+    if soak:
+        config.hook.pytest_deselected(items=soak)
+        items[:] = [item for item in items if not item.get_closest_marker("soak")]
+
+
 @pytest.fixture(scope="session")
 def sandbox():
     """A sandbox for this test process (each xdist worker gets its own)."""

@@ -11,7 +11,7 @@ import respx
 
 from fixtures.failures import CheckFailed
 from fixtures.inventory import ZohoEntity, ZohoSettings
-from fixtures.zoho import TokenBucket, ZohoClient, retry_after_seconds
+from fixtures.zoho import MinuteWindow, ZohoClient, retry_after_seconds
 
 ACCOUNTS = "https://accounts.example.test"
 BOOKS = "https://zoho.example.test/books/v3"
@@ -207,12 +207,16 @@ def test_a_timeout_fails_as_timeout_and_a_refused_connection_as_unreachable(clie
     assert caught.value.kind == "unreachable"
 
 
-def test_token_bucket_paces_calls_beyond_its_burst(fake_time):
-    bucket = TokenBucket(60, clock=fake_time.clock, sleep=fake_time.sleep)  # one per second
-    waits = [bucket.acquire() for _ in range(62)]
+def test_minute_window_keeps_every_60_seconds_within_the_limit(fake_time):
+    window = MinuteWindow(60, clock=fake_time.clock, sleep=fake_time.sleep)
+    waits = [window.acquire() for _ in range(122)]
+    margin = MinuteWindow.MARGIN_SECONDS
+    # The burst goes at once; the 61st waits until the first has left the window, and so on.
     assert waits[:60] == [0.0] * 60
-    assert waits[60:] == [pytest.approx(1.0), pytest.approx(1.0)]
-    assert fake_time.now == pytest.approx(1002.0)
+    assert waits[60] == pytest.approx(60.0 + margin)
+    assert waits[61:120] == [0.0] * 59
+    assert waits[120] == pytest.approx(60.0 + margin)
+    assert fake_time.now == pytest.approx(1000.0 + 2 * (60.0 + margin))
 
 
 def test_client_paces_books_at_its_configured_rate(fake_time, zoho):
@@ -223,6 +227,7 @@ def test_client_paces_books_at_its_configured_rate(fake_time, zoho):
         )
         for _ in range(4):
             client.list_ids(ITEMS)
-    # Two calls of the burst, then one every 30 s.
-    assert fake_time.sleeps == [30.0, 30.0]
-    assert fake_time.now == 1060.0
+    # Two calls of the burst, then the next two once the first two have left the minute.
+    margin = MinuteWindow.MARGIN_SECONDS
+    assert fake_time.sleeps == [pytest.approx(60.0 + margin)]
+    assert fake_time.now == pytest.approx(1060.0 + margin)
