@@ -54,6 +54,12 @@ class Classifier(RunPart):
         redact_report_parts(report, self.target_run.redactor.redact)
         return report
 
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector):
+        report = yield
+        redact_report_parts(report, self.target_run.redactor.redact)  # a collection error's traceback
+        return report
+
     def classify(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> dict:
         """The finding of a failed test: kind, message, evidence, parameters and recipe (all redacted)."""
         redactor = self.target_run.redactor
