@@ -2,8 +2,8 @@
 
 A failed check's kind, title, evidence, parameters and recipe travel as one
 plain-JSON user property, so they cross from an xdist worker to the
-controller; the report's text is redacted, and the rendered remedy is
-attached for pytest-html and Allure.
+controller; every report's text is redacted before any reporter reads it, and
+the rendered remedy is attached for pytest-html and Allure.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from pytest_html import extras as html_extras
 
 from fixtures.failures import CheckFailed
+from fixtures.redaction import redact_report_parts
 from fixtures.target import TARGET_RUN, TargetRun
 from remedies.analysis import Failure
 from remedies.catalog import Catalog
@@ -42,15 +43,21 @@ class RunPart:
 
 
 class Classifier(RunPart):
-
-    @pytest.hookimpl(wrapper=True)
+    # The innermost wrapper: the other plugins' wrappers (Allure's among them) read the report after it is masked.
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         report = yield
         if report.failed:
             finding = self.classify(item, call, report)
             report.user_properties.append((FAILURE_PROPERTY, json.dumps(finding)))
-            self._redact_report(report)
             self._attach_remedy(report, item.nodeid, finding)
+        redact_report_parts(report, self.target_run.redactor.redact)
+        return report
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector):
+        report = yield
+        redact_report_parts(report, self.target_run.redactor.redact)  # a collection error's traceback
         return report
 
     def classify(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> dict:
@@ -74,13 +81,6 @@ class Classifier(RunPart):
             "params": params,
             "recipe": recipe.id if recipe else None,
         }
-
-    def _redact_report(self, report: pytest.TestReport) -> None:
-        redactor = self.target_run.redactor
-        text = str(report.longrepr)
-        if redactor.redact(text) != text:
-            report.longrepr = redactor.redact(text)
-        report.sections = [(title, redactor.redact(content)) for title, content in report.sections]
 
     def _attach_remedy(self, report: pytest.TestReport, nodeid: str, finding: dict) -> None:
         failure = Failure(nodeid, finding["kind"], finding["params"], finding["evidence"])

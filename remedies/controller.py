@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from fixtures import kinds
-from fixtures.reporting import reports_dir, run_records, write_text
+from fixtures.reporting import redact_files, reports_dir, run_records, write_text
+from fixtures.target import TARGET_RUN
 from remedies import reports
 from remedies.analysis import Failure, assign_root_causes
 from remedies.catalog import Catalog
@@ -88,6 +89,13 @@ class RunController(RunPart):
         if heal is not None and not heal.dry_run and failures:
             all_healed = self.result.healed == len(failures)
             session.exitstatus = pytest.ExitCode.OK if all_healed else pytest.ExitCode.TESTS_FAILED
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        # Allure's files are final now. Its failure messages come from the exception itself, not from the
+        # masked report, so its results are masked once more, with the secrets every worker learned.
+        run = config.stash.get(TARGET_RUN, None)  # None when the target could not be loaded
+        if run is not None:
+            redact_files(Path(config.option.allure_report_dir), run.redactor)
 
     def _heal(self, failures: list[Failure]):
         option = self.config.option

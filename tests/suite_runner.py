@@ -12,11 +12,14 @@ from pathlib import Path
 
 from fixtures.inventory import PROJECT_ROOT
 from sandbox import Sandbox
-from sandbox.provision import ENV_VARIABLES, api_token, derived_secret
+from sandbox.provision import ENV_SETTINGS, api_token, derived_secret, zoho_access_token
 
 # Distinctive secrets the sandbox is started with; no artifact may contain them.
 DB_PASSWORD = "pw-Zx81q-never-in-reports"
 WEBHOOK_KEY = "whk-Qp77v-never-in-reports"
+# A secret counts as leaked when even this many of its first characters are written (a truncated excerpt).
+SECRET_PREFIX_LENGTH = 8
+ZOHO_SECRET_NAMES = ("CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN")
 SUITE_RUN_TIMEOUT = 300
 
 
@@ -67,19 +70,43 @@ def run_suite(sandbox: Sandbox | None, reports_dir: Path, *args: str, env: dict 
     return SuiteRun(completed.returncode, completed.stdout + completed.stderr, reports_dir, time.monotonic() - started)
 
 
-def sandbox_secrets() -> list[str]:
-    """Every secret value the sandbox's env file and BFF use."""
-    derived = [derived_secret(DB_PASSWORD, name) for name in ENV_VARIABLES]
-    return [DB_PASSWORD, WEBHOOK_KEY, api_token(DB_PASSWORD), *derived]
+def sandbox_secrets(sandbox: Sandbox | None = None) -> dict[str, str]:
+    """``name -> value`` of every secret the sandbox's env file, BFF and worker use (and, given the sandbox,
+    the OAuth client of its Zoho simulator, which is generated at its start)."""
+    secrets = {
+        "DB_PASSWORD": DB_PASSWORD,
+        "WEBHOOK_KEY": WEBHOOK_KEY,
+        "api token": api_token(DB_PASSWORD),
+        "Zoho access token": zoho_access_token(DB_PASSWORD),
+    }
+    derived = (name for name, fixed in ENV_SETTINGS.items() if fixed is None)
+    secrets.update({f"env file {name}": derived_secret(DB_PASSWORD, name) for name in derived})
+    if sandbox is not None:
+        env = sandbox.env()
+        secrets.update({name: env[f"TSH_SANDBOX_ZOHO_{name}"] for name in ZOHO_SECRET_NAMES})
+    return secrets
 
 
-def assert_no_secret_in(run: SuiteRun) -> None:
-    """No secret value of the sandbox in any file of the run's reports or in its output."""
-    for path in (p for p in run.reports_dir.rglob("*") if p.is_file()):
-        content = path.read_bytes()
-        for secret in sandbox_secrets():
-            assert secret.encode() not in content, f"a secret value is in {path.relative_to(run.reports_dir)}"
-    assert not any(secret in run.output for secret in sandbox_secrets())
+def leaked_secrets(text: bytes, secrets: dict[str, str]) -> list[str]:
+    """Names of the secrets whose value, or its first characters, occur in ``text``."""
+    return [
+        name
+        for name, value in secrets.items()
+        if value.encode() in text or value[:SECRET_PREFIX_LENGTH].encode() in text
+    ]
+
+
+def assert_no_secret_in(run: SuiteRun, sandbox: Sandbox | None = None) -> None:
+    """No secret of the sandbox, nor its first characters, in any file under the run's reports or in its output."""
+    secrets = sandbox_secrets(sandbox)
+    leaks = {
+        str(path.relative_to(run.reports_dir)): found
+        for path in sorted(run.reports_dir.rglob("*"))
+        if path.is_file() and (found := leaked_secrets(path.read_bytes(), secrets))
+    }
+    if found := leaked_secrets(run.output.encode(), secrets):
+        leaks["terminal output"] = found
+    assert not leaks, f"secret values (named, not shown) found in: {leaks}"
 
 
 def sandbox_cli(

@@ -211,11 +211,11 @@ FAULT_MATRIX = {
 
 
 @pytest.mark.parametrize("fault", list(FAULT_MATRIX))
-def test_fault_fails_exactly_its_checks_in_the_whole_stage(suite, fault):
+def test_fault_fails_exactly_its_checks_in_the_whole_stage(suite, healthy_sandbox, fault):
     run = suite("-m", "staging", "--sandbox-fault", fault)
     assert run.exit_code == (1 if FAULT_MATRIX[fault] else 0), run.output
     assert outcomes(run) == FAULT_MATRIX[fault]
-    assert_no_secret_in(run)
+    assert_no_secret_in(run, healthy_sandbox)
 
 
 def test_database_down_fails_everything_that_reads_it_under_one_root(suite):
@@ -251,7 +251,7 @@ def test_backlog_fails_the_queue_measures_under_the_worker_recipe(suite):
     }
 
 
-def test_worker_failing_is_a_processing_error_with_its_codes_and_no_restart(suite):
+def test_worker_failing_is_a_processing_error_with_its_codes_and_no_restart(suite, healthy_sandbox):
     run = suite("-m", "staging", "--sandbox-fault", "worker-failing:invoices", "--heal")
     assert run.exit_code == 1, run.output
     root = completes("invoices")
@@ -268,4 +268,4 @@ def test_worker_failing_is_a_processing_error_with_its_codes_and_no_restart(suit
     assert [entry for entry in run.ledger() if entry["action"] == "service"] == []
     assert "service restart" not in (run.reports_dir / "auto_healing_suggestions.txt").read_text(encoding="utf-8")
     assert not any(f["healed"] for f in run.findings["failures"])
-    assert_no_secret_in(run)
+    assert_no_secret_in(run, healthy_sandbox)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 import respx
 
+from fixtures import redaction
 from fixtures.failures import CheckFailed
 from fixtures.inventory import ZohoEntity, ZohoSettings
 from fixtures.zoho import MinuteWindow, ZohoClient, retry_after_seconds
@@ -231,3 +232,14 @@ def test_client_paces_books_at_its_configured_rate(fake_time, zoho):
     margin = MinuteWindow.MARGIN_SECONDS
     assert fake_time.sleeps == [pytest.approx(60.0 + margin)]
     assert fake_time.now == pytest.approx(1060.0 + margin)
+
+
+def test_the_access_token_joins_the_runs_secrets(client, zoho):
+    run_redactor = redaction.current()
+    redaction.install(redaction.Redactor())
+    try:
+        zoho.get(f"{BOOKS}/items").mock(return_value=page("items", ["1"], 1, False))
+        client.list_ids(ITEMS)
+        assert redaction.current().redact("Authorization tok-1") == "Authorization ***"
+    finally:
+        redaction.install(run_redactor)

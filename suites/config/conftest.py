@@ -1,7 +1,9 @@
 """The target's env file, read once per run through pytest-testinfra.
 
 Values never leave :class:`EnvFile`: it has no ``repr`` of its values, and the
-checks report variable names and the rule that failed only.
+checks report variable names and the rule that failed only. The file is read
+without testinfra's command log, and its secret values join the run's redactor
+(a failing check's ``-l`` locals hold one).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 import testinfra
 
+from fixtures import redaction
 from fixtures.inventory import Inventory
 
 HOST_TIMEOUT_SECONDS = 10
@@ -62,9 +65,13 @@ def env_file(inventory: Inventory) -> EnvFile:
         pytest.skip("no env file configured ([config] env_file)")
     location = f"{settings.env_file} on {settings.host}"
     try:
-        remote = testinfra.get_host(settings.host, timeout=HOST_TIMEOUT_SECONDS).file(settings.env_file)
-        if not remote.exists:
-            return EnvFile(location, exists=False)
-        return EnvFile(location, exists=True, values=parse_env(remote.content_string))
+        # testinfra logs each command's whole output: the file's values would be logged before they are known.
+        with redaction.unlogged("testinfra"):
+            remote = testinfra.get_host(settings.host, timeout=HOST_TIMEOUT_SECONDS).file(settings.env_file)
+            if not remote.exists:
+                return EnvFile(location, exists=False)
+            values = parse_env(remote.content_string)
     except (RuntimeError, OSError) as error:  # testinfra raises RuntimeError when a command cannot run
         return EnvFile(location, exists=False, error=f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
+    redaction.current().learn(redaction.env_file_secrets(values))
+    return EnvFile(location, exists=True, values=values)
