@@ -46,6 +46,9 @@ def test_fault_names_are_the_documented_set() -> None:
         "migration-heads",
         "missing-table",
         "missing-column",
+        "duplicate-emails",
+        "duplicate-skus",
+        "orphan-invoices",
     )
 
 
