@@ -40,6 +40,14 @@ class SuiteRun:
         """node id -> (kind, recipe) of every failure in findings.json."""
         return {f["nodeid"]: (f["kind"], f["recipe"]) for f in self.findings["failures"]}
 
+    def outcomes(self) -> dict[str, tuple[str, str | None, str | None]]:
+        """node id -> (kind, recipe, root cause) of every failure in findings.json."""
+        return {f["nodeid"]: (f["kind"], f["recipe"], f["root_cause"]) for f in self.findings["failures"]}
+
+    def evidence(self, nodeid: str) -> dict:
+        """The evidence of the failure of ``nodeid``."""
+        return next(f["evidence"] for f in self.findings["failures"] if f["nodeid"] == nodeid)
+
     def ledger(self) -> list[dict]:
         path = self.reports_dir / "healing" / "ledger.jsonl"
         if not path.is_file():

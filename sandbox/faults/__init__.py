@@ -10,7 +10,8 @@ argument, applies itself to a sandbox and reports whether it is in effect
 - :mod:`.env_file` -- edits of the sandbox's env file;
 - :mod:`.endpoint` -- flag faults on the ERP app's BFF paths;
 - :mod:`.zoho` -- flag faults the Zoho simulator acts out, and the simulator stopped;
-- :mod:`.data` -- changes to the sandbox database (queue rows, migration, tables and columns) and its migrations.
+- :mod:`.data` -- changes to the sandbox database (queue rows, migration, tables and columns) and its migrations;
+- :mod:`.integrity` -- ERP rows broken against a data rule (duplicate emails and SKUs, orphaned invoices).
 
 Flag faults are recorded in ``home/faults.json``; the process that acts one out
 re-reads that file when it changes. Adding a fault means adding an entry to the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import difflib
 
 from ..errors import SandboxError
-from . import data, endpoint, env_file, service, sync, webhook, zoho
+from . import data, endpoint, env_file, integrity, service, sync, webhook, zoho
 from .base import LOCK_TIMEOUT_SECONDS, Fault, FaultKind, FaultStore, FaultTarget, FaultView, FlagFault
 from .data import (
     FAULT_ROW_PREFIX,
@@ -67,7 +68,7 @@ __all__ = [
     "undo_faults",
 ]
 
-FAMILIES = (webhook, service, sync, env_file, endpoint, zoho, data)
+FAMILIES = (webhook, service, sync, env_file, endpoint, zoho, data, integrity)
 
 
 def _registry() -> dict[str, FaultKind]:

@@ -30,13 +30,21 @@ HIDDEN_SUFFIX = "__fault_hidden"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-def _run_sql(target: FaultView, statement: str | sql.Composed, params: dict | None = None) -> list[tuple]:
+def _run_sql(
+    target: FaultView, statement: str | sql.Composed, params: dict | None = None, *, options: str = ""
+) -> list[tuple]:
     try:
-        with psycopg.connect(target.db_url, connect_timeout=5) as connection:
+        with psycopg.connect(target.db_url, connect_timeout=5, options=options) as connection:
             cursor = connection.execute(statement, params or {})
             return cursor.fetchall() if cursor.description else []
     except psycopg.Error as error:
         raise SandboxError(f"data fault failed: {str(error).strip().splitlines()[0]}") from None
+
+
+def check_row_count(name: str, argument: str | None, maximum: int) -> None:
+    """A data fault's ``<count>`` argument: a whole number of rows from 1 to ``maximum``."""
+    if not (argument or "").isdigit() or not 1 <= int(argument) <= maximum:
+        raise SandboxError(f"fault {name} needs a row count, 1..{maximum} (got {argument!r})")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,8 +72,7 @@ class QueueRowsFault(DataFault):
         return f"{TRAFFIC_ROW_PREFIX if self.counts_as_traffic else FAULT_ROW_PREFIX}-{self.name}-"
 
     def check_argument(self, argument: str | None) -> None:
-        if not (argument or "").isdigit() or not 1 <= int(argument) <= 10_000:
-            raise SandboxError(f"fault {self.name} needs a row count, 1..10000 (got {argument!r})")
+        check_row_count(self.name, argument, 10_000)
 
     def apply(self, target: FaultTarget, fault: Fault) -> None:
         if self.stop_worker:

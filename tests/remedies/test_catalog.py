@@ -12,6 +12,7 @@ COMPLETES = "suites/sync/test_queue_processing.py::test_probe_event_reaches_comp
 ROUTE_SERVED = "suites/webhooks/test_webhook_routes.py::test_webhook_route_served[{}]"
 HEALTHY = "suites/api/test_health.py::test_health_reports_healthy[{}]"
 LATENCY = "suites/api/test_health.py::test_health_latency_within_limit[{}]"
+INTEGRITY_RULE = "suites/integrity/test_data_integrity.py::test_data_integrity_rule_holds[{}]"
 FILE = "recipes/H90_demo.toml"
 
 
@@ -21,7 +22,7 @@ FILE = "recipes/H90_demo.toml"
 def test_shipped_catalog_has_the_recipes_in_id_order(shipped_catalog):
     assert shipped_catalog.ids() == [
         "H01", "H02", "H03", "H04", "H06", "H07", "H09", "H10", "H11", "H12", "H13", "H19",
-        "H20", "H21", "H23", "H27", "H28", "H32", "H33", "H34", "H35", "H36", "H37", "H40", "H41", "H42", "H43",
+        "H20", "H21", "H23", "H25", "H27", "H28", "H32", "H33", "H34", "H35", "H36", "H37", "H40", "H41", "H42", "H43",
     ]  # fmt: skip
 
 
@@ -47,6 +48,8 @@ def test_shipped_catalog_has_the_recipes_in_id_order(shipped_catalog):
         (COMPLETES.format("invoices"), "http_status", "H07"),
         (COMPLETES.format("invoices"), "contract", None),
         ("suites/zoho/test_parity.py::test_count_parity[items]", "drift", None),
+        (INTEGRITY_RULE.format("orphan_invoices"), "integrity", "H25"),
+        (INTEGRITY_RULE.format("orphan_invoices"), "missing", None),
     ],
 )
 def test_shipped_catalog_maps_each_failure_to_its_recipe(shipped_catalog, nodeid, kind, recipe):
@@ -118,7 +121,8 @@ BAD_RECIPES = {
     "unknown sql statement": (
         {"steps": '[[steps]]\naction = "sql"\nstatement = "drop_everything"\nrisk = "safe"\n'},
         "steps[0].statement: 'drop_everything' is not in the SQL library (allowed: dead_letters_by_class, "
-        "queue_counts_by_status, recent_inbox_events_for_entity, release_stuck_processing, requeue_dead_letters)",
+        "integrity_rule_rows, queue_counts_by_status, recent_inbox_events_for_entity, release_stuck_processing, "
+        "requeue_dead_letters)",
     ),
     "unknown sql parameter": (
         {

@@ -21,6 +21,7 @@ SAMPLE_PARAMS = {
         "resolved_by": "test",
         "resolution_notes": "test",
     },
+    "integrity_rule_rows": {"rule": "orphan_invoices"},
 }
 
 
@@ -38,6 +39,7 @@ def test_shipped_library_has_the_statements_the_recipes_use():
         "release_stuck_processing": (False, ("stale_minutes",), 500),
         "dead_letters_by_class": (True, (), None),
         "requeue_dead_letters": (False, ("error_codes", "row_limit", "resolved_by", "resolution_notes"), 500),
+        "integrity_rule_rows": (True, ("rule",), None),
     }
     assert set(SAMPLE_PARAMS) == set(library)
 

@@ -46,6 +46,9 @@ def test_fault_names_are_the_documented_set() -> None:
         "migration-heads",
         "missing-table",
         "missing-column",
+        "duplicate-emails",
+        "duplicate-skus",
+        "orphan-invoices",
     )
 
 
@@ -106,3 +109,17 @@ def test_every_service_fault_stops_a_service_of_the_table() -> None:
     stopped = {kind.name: kind.service for kind in FAULTS.values() if isinstance(kind, ServiceDownFault)}
     assert stopped == {"worker-down": "worker", "backend-down": "app", "database-down": "postgres", "zoho-down": "zoho"}
     assert set(stopped.values()) <= set(SERVICES)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("duplicate-emails:26", "fault duplicate-emails needs a row count, 1..25 (got '26')"),
+        ("duplicate-skus", "fault duplicate-skus needs a row count, 1..40 (got None)"),
+        ("orphan-invoices:0", "fault orphan-invoices needs a row count, 1..30 (got '0')"),
+    ],
+)
+def test_integrity_fault_counts_stay_within_the_seeded_rows(spec: str, expected: str) -> None:
+    with pytest.raises(SandboxError) as caught:
+        parse_fault(spec)
+    assert str(caught.value) == expected

@@ -112,3 +112,22 @@ def test_reset_command(sandbox: Sandbox, query) -> None:
     assert done.stdout.endswith(" s: faults cleared, services running, database restored\n")
     assert sandbox.faults() == []
     assert sandbox.is_running()
+
+
+@pytest.mark.timeout(60)
+def test_integrity_faults_report_their_broken_rows_and_reset_restores_the_rows(sandbox: Sandbox, query) -> None:
+    for spec in ("duplicate-emails:2", "duplicate-skus:3", "orphan-invoices:1"):
+        sandbox.apply_fault(spec)
+    assert sandbox.faults() == ["duplicate-emails:2", "duplicate-skus:3", "orphan-invoices:1"]
+    assert query("SELECT id, email FROM customers WHERE id IN (1, 49) ORDER BY id") == [
+        {"id": 1, "email": "customer001@example.com"},
+        {"id": 49, "email": "CUSTOMER001@EXAMPLE.COM"},
+    ]
+    assert query("SELECT id, customer_id FROM invoices WHERE id = 30") == [{"id": 30, "customer_id": 80}]
+    # Existing rows changed, none added, no timestamp moved: Zoho parity and freshness are untouched.
+    assert query("SELECT count(*) AS n, max(updated_at) AS newest FROM customers") == [
+        {"n": 50, "newest": datetime.fromisoformat("2026-01-01T00:50:00+00:00")}
+    ]
+    sandbox.reset()
+    assert sandbox.faults() == []
+    assert query("SELECT email FROM customers WHERE id = 49") == [{"email": "customer049@example.com"}]
