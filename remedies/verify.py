@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 from fixtures.inventory import PROJECT_ROOT
+from remedies.child_process import run_child
 
 VERIFY_TIMEOUT_SECONDS = 900
 
@@ -42,15 +43,7 @@ def rerun_checks(nodeids: list[str], *, target: Path, reports_dir: Path) -> dict
         "-q",
     ]
     try:
-        completed = subprocess.run(
-            command,
-            cwd=PROJECT_ROOT,
-            env=dict(os.environ),
-            capture_output=True,
-            text=True,
-            timeout=VERIFY_TIMEOUT_SECONDS,
-            check=False,
-        )
+        completed = run_child(command, cwd=PROJECT_ROOT, env=os.environ, timeout=VERIFY_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         raise VerificationError(f"the re-run did not finish within {VERIFY_TIMEOUT_SECONDS} s") from None
     if not outcomes_file.is_file():
