@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +41,9 @@ from remedies.verify import VerificationError
 
 __all__ = ["HealOutcome", "Healer", "HealingLocked", "PlannedStep", "heal_failures"]
 
-Decision = Literal["run", "needs_approval", "never", "manual", "not_indicated", "cooldown", "healing_disabled"]
+Decision = Literal[
+    "run", "needs_approval", "never", "manual", "not_indicated", "cooldown", "healing_disabled", "locked"
+]
 APPROVED_BY_FLAG = "--heal-approve"
 APPROVED_BY_POLICY = "inventory policy"
 
@@ -107,6 +109,7 @@ def heal_failures(failures: list[Failure], catalog: Catalog, healer: Healer, rer
                 judge(failures, repaired_recipes(outcome.steps), rerun)
     except HealingLocked as error:
         outcome.refused = str(error)
+        healer.record_refusal(healer.plan(selected), outcome.refused)
         judge(failures, set(), rerun)
     except KeyboardInterrupt:
         outcome.interrupted = True
@@ -275,6 +278,13 @@ class Healer:
                 failed_fixes.add(key)
             self._record(planned, result, results)
         return results
+
+    def record_refusal(self, plan: list[PlannedStep], reason: str) -> None:
+        """Record the steps of a heal that could not take the target's lock: those it would have run as ``locked``."""
+        for planned in plan:
+            if planned.decision == "run":
+                planned = replace(planned, decision="locked", reason=reason, approver=None)
+            self._record(planned, StepResult("skipped", planned.reason), [])
 
     def _run(self, planned: PlannedStep) -> StepResult:
         """One step's result; whatever escapes its runner is the step's failure, not the heal's."""

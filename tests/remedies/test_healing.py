@@ -311,7 +311,7 @@ def test_dry_run_runs_nothing_and_writes_nothing(make_healer, demo_catalog, repo
 def test_held_lock_refuses_the_heal(make_healer, demo_catalog, reports_dir, monkeypatch):
     monkeypatch.setattr(healing, "run_step", lambda *args: pytest.fail("a locked heal ran a step"))
     healer = make_healer()
-    failures = [Failure("suites/api/test_demo.py::test_demo[invoices]", kind="http_status", recipe="H90")]
+    failures = [Failure("suites/api/test_demo.py::test_demo[invoices]", kind="http_status", recipe="H91")]
     lock_path = healer.state_dir / "heal.lock"
     lock_path.parent.mkdir(parents=True)
     with filelock.FileLock(lock_path, timeout=0):
@@ -322,7 +322,13 @@ def test_held_lock_refuses_the_heal(make_healer, demo_catalog, reports_dir, monk
     assert (outcome.steps, failures[0].healed, failures[0].heal_note) == (
         [], False, "no repairing step ran for its recipe",
     )  # fmt: skip
-    assert not healer.ledger_path.exists()
+    entries = [json.loads(line) for line in ledger_lines(reports_dir)]
+    assert [(e["description"], e["decision"], e["result"], e["detail"]) for e in entries] == [
+        ("http GET /health", "locked", "skipped", outcome.refused),
+        ("command leak", "locked", "skipped", outcome.refused),
+        ("command fail", "locked", "skipped", outcome.refused),
+        ("command say (entity={entity})", "locked", "skipped", outcome.refused),
+    ]
 
 
 @respx.mock
