@@ -34,9 +34,11 @@ class RunController(RunPart):
         self.result: reports.RunResult | None = None
         self.write_errors: list[str] = []
         self.interrupted = False
+        self.ran_mutating_checks = False  # the run selected (and so consented to) checks that write
         self.started_at = datetime.now(UTC)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.ran_mutating_checks = self.ran_mutating_checks or "mutating" in report.keywords
         if report.failed:
             self.outcomes[report.nodeid] = "failed"
             properties = dict(report.user_properties)
@@ -109,7 +111,12 @@ class RunController(RunPart):
         )
 
         def rerun(nodeids: list[str]) -> dict[str, str]:
-            return rerun_checks(nodeids, target=run.inventory.source, reports_dir=self.reports_dir)
+            return rerun_checks(
+                nodeids,
+                target=run.inventory.source,
+                reports_dir=self.reports_dir,
+                post_probes=self.ran_mutating_checks or bool(option.post_probes),
+            )
 
         outcome = heal_failures(failures, self.renderer.catalog, healer, rerun)
         self.write_errors.extend(healer.write_errors)

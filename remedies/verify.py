@@ -24,8 +24,12 @@ class VerificationError(Exception):
     """The re-run could not report outcomes; the message is one line."""
 
 
-def rerun_checks(nodeids: list[str], *, target: Path, reports_dir: Path) -> dict[str, str]:
-    """Run ``nodeids`` again; map each to ``passed``, ``failed`` or ``skipped``."""
+def rerun_checks(nodeids: list[str], *, target: Path, reports_dir: Path, post_probes: bool) -> dict[str, str]:
+    """Run ``nodeids`` again; map each to ``passed``, ``failed`` or ``skipped``.
+
+    ``post_probes``: the run being verified selected mutating checks, so the re-run may post
+    webhook probes for the queue checks it re-runs.
+    """
     workdir = reports_dir / "healing" / "verify"
     outcomes_file = workdir / f"outcomes-{uuid.uuid4().hex[:8]}.json"
     command = [
@@ -41,6 +45,7 @@ def rerun_checks(nodeids: list[str], *, target: Path, reports_dir: Path) -> dict
         "-p",
         "no:cacheprovider",
         "-q",
+        *(["--post-probes"] if post_probes else []),
     ]
     try:
         completed = run_child(command, cwd=PROJECT_ROOT, env=os.environ, timeout=VERIFY_TIMEOUT_SECONDS)
