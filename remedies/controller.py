@@ -24,6 +24,8 @@ from remedies.classifier import FAILURE_PROPERTY, RunPart
 from remedies.healing import Healer, heal_failures
 from remedies.verify import rerun_checks
 
+INTERRUPTED_NOTE = "the run was interrupted (SIGTERM or SIGINT): the reports say what it did until then"
+
 
 class RunController(RunPart):
     def __init__(self, config: pytest.Config, catalog: Catalog) -> None:
@@ -136,7 +138,8 @@ class RunController(RunPart):
             "findings.json": json.dumps(findings, indent=2, default=str) + "\n",
             "auto_healing_suggestions.txt": reports.suggestions_text(result, self.renderer),
             "summary.md": reports.markdown_summary(result, self.renderer)
-            + "".join(f"\n{line}\n" for line in self._metric_lines()),
+            + "".join(f"\n{line}\n" for line in self._metric_lines())
+            + (f"\n**{INTERRUPTED_NOTE}**\n" if self.interrupted else ""),
         }
         if result.heal is not None:
             stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
@@ -171,7 +174,7 @@ class RunController(RunPart):
         terminalreporter.section("TSH ERP remedies")
         write(f"target {result.target}: {result.passed} passed, {result.failed} failed, {result.healed} healed")
         if self.interrupted:
-            write("the run was interrupted (SIGTERM or SIGINT): the reports say what it did until then", red=True)
+            write(INTERRUPTED_NOTE, red=True)
         for line in self._metric_lines():
             write(line)
         for failure in result.failures:

@@ -166,6 +166,7 @@ def test_sigterm_mid_heal_records_it_releases_the_lock_and_leaves_the_sandbox_cl
 
     assert run.exit_code == pytest.ExitCode.INTERRUPTED, run.output
     assert run.findings["interrupted"] is True
+    assert "**the run was interrupted (SIGTERM or SIGINT)" in (reports_dir / "summary.md").read_text(encoding="utf-8")
     assert {f["healed"] for f in run.findings["failures"]} == {False}
     entries = ledger_records(ledger)
     # The restart was in flight (recorded as interrupted) or had finished (the signal then
