@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -33,6 +32,7 @@ from remedies.catalog import (
     render,
     unfilled_placeholders,
 )
+from remedies.child_process import run_child
 
 SERVICE_TIMEOUT_SECONDS = 60.0
 LOCAL_HOST = "local://"
@@ -47,24 +47,45 @@ class ActionError(Exception):
 
 @dataclass(frozen=True)
 class StepResult:
-    """The outcome of one step: ``ok``, ``failed`` or ``skipped``, with plain-text evidence."""
+    """The outcome of one step, with one line of plain-text evidence.
 
-    status: Literal["ok", "failed", "skipped"]
+    ``interrupted``: a signal (SIGTERM, SIGINT) stopped the run while the step ran;
+    what it changed on the target is unknown.
+    """
+
+    status: Literal["ok", "failed", "skipped", "interrupted"]
     detail: str
     rows: int | None = None
     duration_seconds: float = 0.0
 
 
 def run_step(step: Step, inventory: Inventory, redact: Callable[[str], str]) -> StepResult:
-    """Run one rendered step against the target; never raises for a failure of the step."""
+    """Run one rendered step against the target; never raises for a failure of the step.
+
+    Whatever goes wrong while the step runs (an exit status, ssh's exit 255 that
+    testinfra raises as ``RuntimeError``, an unreachable host, a timeout, a database
+    error mid-statement) is a ``failed`` result with one redacted line of detail.
+    Only an interrupt (``KeyboardInterrupt``, which the signal handler raises) passes.
+    """
     started = time.monotonic()
     try:
         result = _dispatch(step, inventory)
     except ActionError as error:
         result = StepResult("failed", str(error))
-    except (OSError, subprocess.SubprocessError, httpx.HTTPError, psycopg.Error) as error:
-        result = StepResult("failed", f"{type(error).__name__}: {error}")
-    return replace(result, detail=redact(result.detail), duration_seconds=time.monotonic() - started)
+    except Exception as error:  # every step runner's failure is the step's result
+        result = StepResult("failed", describe_error(error))
+    return replace(result, detail=one_line(redact(result.detail)), duration_seconds=time.monotonic() - started)
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message`` of an exception, on one line."""
+    message = one_line(str(error))
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks (and the blanks around them) folded into `` | ``."""
+    return " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
 
 
 def why_not_runnable(step: Step, inventory: Inventory) -> str | None:
@@ -255,18 +276,30 @@ def run_argv(argv: list[str], host: str, timeout_seconds: float) -> StepResult:
     """Run an argv list on ``host`` (``local://`` or a testinfra connection string)."""
     is_local = is_local_host(host)
     if is_local:
-        completed = subprocess.run(
-            argv, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout_seconds,
-            stdin=subprocess.DEVNULL, check=False,
-        )  # fmt: skip
+        completed = run_child(argv, cwd=PROJECT_ROOT, timeout=timeout_seconds)
         exit_status, output = completed.returncode, completed.stdout + completed.stderr
     else:
         # testinfra gives no time limit for a remote command, so the remote
         # coreutils `timeout` bounds it; every argument is shell-quoted.
         bounded = ["timeout", str(round(timeout_seconds)), *argv]
-        remote = testinfra.get_host(host).run(" ".join(["%s"] * len(bounded)), *bounded)
-        exit_status, output = remote.rc, remote.stdout + remote.stderr
+        exit_status, output = _run_remote(host, bounded)
     where = "" if is_local else f" on {host}"
     status = "ok" if exit_status == 0 else "failed"
     excerpt = output.strip()[-_EXCERPT_CHARS:]
     return StepResult(status, f"{shlex.join(argv)}{where} exited {exit_status}: {excerpt or '(no output)'}")
+
+
+def _run_remote(host: str, argv: list[str]) -> tuple[int, str]:
+    """Exit status and output of ``argv`` on a testinfra host, each argument shell-quoted.
+
+    testinfra raises ssh's own failure (exit 255: the host cannot be reached, or
+    refused the login) as a ``RuntimeError`` holding the command's result; that is
+    an exit status like any other here.
+    """
+    try:
+        remote = testinfra.get_host(host).run(" ".join(["%s"] * len(argv)), *argv)
+    except RuntimeError as error:
+        remote = error.args[0] if error.args else None
+        if not hasattr(remote, "rc"):
+            raise
+    return remote.rc, remote.stdout + remote.stderr

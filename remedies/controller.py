@@ -25,6 +25,8 @@ from remedies.classifier import FAILURE_PROPERTY, RunPart
 from remedies.healing import Healer, heal_failures
 from remedies.verify import rerun_checks
 
+INTERRUPTED_NOTE = "the run was interrupted (SIGTERM or SIGINT): the reports say what it did until then"
+
 
 class RunController(RunPart):
     def __init__(self, config: pytest.Config, catalog: Catalog) -> None:
@@ -34,9 +36,12 @@ class RunController(RunPart):
         self.failures: dict[str, Failure] = {}
         self.result: reports.RunResult | None = None
         self.write_errors: list[str] = []
+        self.interrupted = False
+        self.ran_mutating_checks = False  # the run selected (and so consented to) checks that write
         self.started_at = datetime.now(UTC)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.ran_mutating_checks = self.ran_mutating_checks or "mutating" in report.keywords
         if report.failed:
             self.outcomes[report.nodeid] = "failed"
             properties = dict(report.user_properties)
@@ -64,14 +69,18 @@ class RunController(RunPart):
     # --- the end of the run ------------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         failures = sorted(self.failures.values(), key=lambda failure: failure.nodeid)
         assign_root_causes(failures, self.catalog, self.renderer.context)
         option = self.config.option
         if option.verify_outcomes:
             self._write(Path(option.verify_outcomes), json.dumps(self.outcomes, indent=2))
             return
-        heal = self._heal(failures) if (option.heal or option.heal_dry_run) else None
+        # An interrupted run (SIGTERM, SIGINT) heals nothing: its checks did not all run.
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        wants_heal = (option.heal or option.heal_dry_run) and not interrupted
+        heal = self._heal(failures) if wants_heal else None
+        interrupted = interrupted or (heal is not None and heal.interrupted)
         inventory = self.target_run.inventory
         counts = list(self.outcomes.values())
         self.result = reports.RunResult(
@@ -85,8 +94,11 @@ class RunController(RunPart):
             failures=failures,
             heal=heal,
         )
+        self.interrupted = interrupted
         self._write_reports(self.result)
-        if heal is not None and not heal.dry_run and failures:
+        if interrupted:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
+        elif heal is not None and not heal.dry_run and failures:
             all_healed = self.result.healed == len(failures)
             session.exitstatus = pytest.ExitCode.OK if all_healed else pytest.ExitCode.TESTS_FAILED
 
@@ -109,9 +121,16 @@ class RunController(RunPart):
         )
 
         def rerun(nodeids: list[str]) -> dict[str, str]:
-            return rerun_checks(nodeids, target=run.inventory.source, reports_dir=self.reports_dir)
+            return rerun_checks(
+                nodeids,
+                target=run.inventory.source,
+                reports_dir=self.reports_dir,
+                post_probes=self.ran_mutating_checks or bool(option.post_probes),
+            )
 
-        return heal_failures(failures, self.renderer.catalog, healer, rerun)
+        outcome = heal_failures(failures, self.renderer.catalog, healer, rerun)
+        self.write_errors.extend(healer.write_errors)
+        return outcome
 
     def _metric_lines(self) -> list[str]:
         records = run_records(self.config)
@@ -119,6 +138,7 @@ class RunController(RunPart):
 
     def _write_reports(self, result: reports.RunResult) -> None:
         findings = json.loads(reports.findings_json(result, self.renderer))
+        findings["interrupted"] = self.interrupted
         records = run_records(self.config)
         if records is not None:
             findings.update({name: dict(sorted(counts.items())) for name, counts in sorted(records.metrics.items())})
@@ -126,7 +146,8 @@ class RunController(RunPart):
             "findings.json": json.dumps(findings, indent=2, default=str) + "\n",
             "auto_healing_suggestions.txt": reports.suggestions_text(result, self.renderer),
             "summary.md": reports.markdown_summary(result, self.renderer)
-            + "".join(f"\n{line}\n" for line in self._metric_lines()),
+            + "".join(f"\n{line}\n" for line in self._metric_lines())
+            + (f"\n**{INTERRUPTED_NOTE}**\n" if self.interrupted else ""),
         }
         if result.heal is not None:
             stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
@@ -160,6 +181,8 @@ class RunController(RunPart):
         write = terminalreporter.write_line
         terminalreporter.section("TSH ERP remedies")
         write(f"target {result.target}: {result.passed} passed, {result.failed} failed, {result.healed} healed")
+        if self.interrupted:
+            write(INTERRUPTED_NOTE, red=True)
         for line in self._metric_lines():
             write(line)
         for failure in result.failures:

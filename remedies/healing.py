@@ -10,8 +10,14 @@ mutating statement on a read-only database) is ``healing_disabled``; a guarded
 step needs approval (``--heal-approve RECIPE`` or ``healing.approve``); a safe
 step runs unless ``healing.auto_run = "none"`` and the recipe is not approved.
 
-Only one heal per target runs at a time (a file lock), and every step run or
-refused is appended to the ledger. A dry run runs nothing and writes nothing.
+Only one heal per target runs at a time (:class:`remedies.target_state.HealLock`,
+held through the steps and the verification), and every step run or refused is
+appended to the run's ledger (``reports/healing/ledger.jsonl``) and to the
+target's own ledger in its state directory, which every runner of the target
+shares and the cooldown reads. A step that fails for any reason is a recorded
+failed step that stops its recipe (for those parameters); an interrupt
+(SIGTERM, SIGINT) records the step in flight as ``interrupted``, releases the
+lock and ends the heal. A dry run runs nothing and writes nothing.
 """
 
 from __future__ import annotations
@@ -19,22 +25,25 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import filelock
-
 from fixtures.inventory import Inventory
-from remedies.actions import StepResult, run_step, why_not_runnable
+from remedies.actions import StepResult, describe_error, run_step, why_not_runnable
 from remedies.analysis import Failure, roots
 from remedies.catalog import Catalog, ManualStep, Recipe, ServiceStep, Step, is_diagnostic
 from remedies.ledger import Ledger, LedgerEntry
 from remedies.render import context_for, describe_step, failure_fields
+from remedies.target_state import HealingLocked, HealLock, TargetIdentity, state_dir
 from remedies.verify import VerificationError
 
-Decision = Literal["run", "needs_approval", "never", "manual", "not_indicated", "cooldown", "healing_disabled"]
+__all__ = ["HealOutcome", "Healer", "HealingLocked", "PlannedStep", "heal_failures"]
+
+Decision = Literal[
+    "run", "needs_approval", "never", "manual", "not_indicated", "cooldown", "healing_disabled", "locked"
+]
 APPROVED_BY_FLAG = "--heal-approve"
 APPROVED_BY_POLICY = "inventory policy"
 
@@ -42,10 +51,6 @@ APPROVED_BY_POLICY = "inventory policy"
 def utc_now() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
-
-
-class HealingLocked(Exception):
-    """Another heal of the same target holds the lock; the message is one line."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +65,7 @@ class PlannedStep:
     decision: Decision
     reason: str
     params: Mapping[str, Any]
+    served_params: tuple[Mapping[str, Any], ...]  # every failure's parameters this (deduplicated) step serves
     approver: str | None
     diagnostic: bool
     step: Step
@@ -72,13 +78,24 @@ class HealOutcome:
     dry_run: bool
     steps: list[tuple[PlannedStep, StepResult]] = field(default_factory=list)
     refused: str = ""  # why nothing ran at all (lock held, healing disabled)
+    interrupted: bool = False  # a signal ended the heal (the step in flight is recorded as interrupted)
 
 
 Rerun = Callable[[list[str]], dict[str, str]]  # node ids -> "passed" | "failed" | "skipped" | "not run"
 
 
+INTERRUPTED_STEP = "the run was interrupted (SIGTERM or SIGINT) while this step ran; what it changed is unknown"
+NOT_REACHED_STEP = "not run: the heal was interrupted"
+NOT_VERIFIED = "not verified: the run was interrupted"
+
+
 def heal_failures(failures: list[Failure], catalog: Catalog, healer: Healer, rerun: Rerun) -> HealOutcome:
-    """Run the recipes of the root failures, then judge every failure by re-running it."""
+    """Run the recipes of the root failures, then judge every failure by re-running it.
+
+    The target's heal lock is held throughout. An interrupt ends the heal with
+    what it did so far: the outcome says ``interrupted`` and every failure not yet
+    judged is not healed.
+    """
     selected = [
         (catalog.get(root.recipe), root.params, failure_fields(root), root.evidence)
         for root in roots(failures)
@@ -86,11 +103,19 @@ def heal_failures(failures: list[Failure], catalog: Catalog, healer: Healer, rer
     ]
     outcome = HealOutcome(dry_run=healer.dry_run)
     try:
-        outcome.steps = healer.execute(healer.plan(selected))
+        with healer.locked():
+            healer.execute(healer.plan(selected), into=outcome.steps)
+            if not outcome.dry_run:
+                judge(failures, repaired_recipes(outcome.steps), rerun)
     except HealingLocked as error:
         outcome.refused = str(error)
-    if not outcome.dry_run:
-        judge(failures, repaired_recipes(outcome.steps), rerun)
+        healer.record_refusal(healer.plan(selected), outcome.refused)
+        judge(failures, set(), rerun)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        for failure in failures:
+            if failure.healed is None and not outcome.dry_run:
+                failure.healed, failure.heal_note = False, NOT_VERIFIED
     return outcome
 
 
@@ -142,14 +167,30 @@ class Healer:
         self._inventory = inventory
         self._approvals = approvals
         self.dry_run = dry_run
-        self._directory = reports_dir / "healing"
         self._redact = redact
         self._now = now
-        self._ledger = Ledger(self._directory, redact)
+        self.state_dir = state_dir(TargetIdentity.of(inventory))
+        self._ledger = Ledger(reports_dir / "healing", redact)  # this run's copy
+        self._target_ledger = Ledger(self.state_dir, redact)  # every run's, for the cooldown
+        self._lock = HealLock(inventory, self.state_dir)
+        self.write_errors: list[str] = []
 
     @property
     def ledger_path(self) -> Path:
         return self._ledger.path
+
+    @property
+    def target_ledger_path(self) -> Path:
+        return self._target_ledger.path
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the target's heal lock (a dry run takes none); :class:`HealingLocked` when it is held."""
+        if self.dry_run:
+            yield
+            return
+        with self._lock.held():
+            yield
 
     def plan(self, selected: list[tuple]) -> list[PlannedStep]:
         """One entry per step of each (recipe, failure parameters[, failure fields[, evidence]]).
@@ -167,10 +208,13 @@ class Healer:
                 step = template.rendered(context)
                 rendered.append((recipe, params, index, step, f"{step.action}:{step.model_dump_json()}", evidence))
         at_work: dict[str, str] = {}
-        for *_, step, identity, evidence in rendered:
+        served: dict[str, list[Mapping[str, Any]]] = {}
+        for _, params, _, step, identity, evidence in rendered:
             shown = _shown_at_work(step, evidence)
             if shown and identity not in at_work:
                 at_work[identity] = shown
+            if params not in served.setdefault(identity, []):
+                served[identity].append(params)
         planned: list[PlannedStep] = []
         seen: set[str] = set()
         for recipe, params, index, step, identity, _ in rendered:
@@ -180,7 +224,8 @@ class Healer:
             if identity in at_work:
                 decision, reason, approver = "not_indicated", at_work[identity], None
             else:
-                decision, reason, approver = self._decide(recipe, step, self._cooldown_reason(recipe, params))
+                cooldown = self._cooldown_reason(recipe, served[identity])
+                decision, reason, approver = self._decide(recipe, step, cooldown)
             planned.append(
                 PlannedStep(
                     recipe_id=recipe.id,
@@ -191,6 +236,7 @@ class Healer:
                     decision=decision,
                     reason=self._redact(reason),
                     params=dict(params),
+                    served_params=tuple(dict(each) for each in served[identity]),
                     approver=approver,
                     diagnostic=is_diagnostic(step),
                     step=step,
@@ -198,32 +244,65 @@ class Healer:
             )
         return planned
 
-    def execute(self, plan: list[PlannedStep]) -> list[tuple[PlannedStep, StepResult]]:
+    def execute(
+        self, plan: list[PlannedStep], into: list[tuple[PlannedStep, StepResult]] | None = None
+    ) -> list[tuple[PlannedStep, StepResult]]:
         """Run the steps decided ``run``, in order, and record each run or refused step.
 
-        A failing diagnostic step is recorded and the recipe goes on; after a
-        failing fix step the rest of that recipe (for those parameters) is skipped.
-        Raises :class:`HealingLocked` when another heal of the target is running.
+        Results are appended to ``into`` as they happen (so an interrupted heal
+        keeps what it did). A failing diagnostic step is recorded and the recipe
+        goes on; after a failing fix step the rest of that recipe (for those
+        parameters) is skipped. An interrupt records the step in flight as
+        ``interrupted``, lists the steps not reached, and is raised again.
+        Hold :meth:`locked` around it.
         """
+        results = [] if into is None else into
         if self.dry_run:
-            return [(planned, StepResult("skipped", "dry run")) for planned in plan]
-        results: list[tuple[PlannedStep, StepResult]] = []
+            results.extend((planned, StepResult("skipped", "dry run")) for planned in plan)
+            return results
         failed_fixes: set[tuple[str, str]] = set()
-        with self._lock():
-            for planned in plan:
-                key = (planned.recipe_id, json.dumps(planned.params, sort_keys=True, default=str))
-                if planned.decision != "run":
-                    result = StepResult("skipped", planned.reason)
-                elif key in failed_fixes:
-                    result = StepResult("skipped", f"not run: an earlier step of {planned.recipe_id} failed")
-                else:
-                    result = run_step(planned.step, self._inventory, self._redact)
-                if result.status == "failed" and not planned.diagnostic:
-                    failed_fixes.add(key)
-                if planned.decision != "manual":
-                    self._ledger.append(self._entry(planned, result))
-                results.append((planned, result))
+        for position, planned in enumerate(plan):
+            key = (planned.recipe_id, json.dumps(planned.params, sort_keys=True, default=str))
+            if planned.decision != "run":
+                result = StepResult("skipped", planned.reason)
+            elif key in failed_fixes:
+                result = StepResult("skipped", f"not run: an earlier step of {planned.recipe_id} failed")
+            else:
+                try:
+                    result = self._run(planned)
+                except KeyboardInterrupt:
+                    self._record(planned, StepResult("interrupted", INTERRUPTED_STEP), results)
+                    results.extend((rest, StepResult("skipped", NOT_REACHED_STEP)) for rest in plan[position + 1 :])
+                    raise
+            if result.status == "failed" and not planned.diagnostic:
+                failed_fixes.add(key)
+            self._record(planned, result, results)
         return results
+
+    def record_refusal(self, plan: list[PlannedStep], reason: str) -> None:
+        """Record the steps of a heal that could not take the target's lock: those it would have run as ``locked``."""
+        for planned in plan:
+            if planned.decision == "run":
+                planned = replace(planned, decision="locked", reason=reason, approver=None)
+            self._record(planned, StepResult("skipped", planned.reason), [])
+
+    def _run(self, planned: PlannedStep) -> StepResult:
+        """One step's result; whatever escapes its runner is the step's failure, not the heal's."""
+        try:
+            return run_step(planned.step, self._inventory, self._redact)
+        except Exception as error:  # a defect in a runner still ends as this step's failure
+            return StepResult("failed", self._redact(describe_error(error)))
+
+    def _record(self, planned: PlannedStep, result: StepResult, results: list[tuple[PlannedStep, StepResult]]) -> None:
+        results.append((planned, result))
+        if planned.decision == "manual":
+            return
+        entry = self._entry(planned, result)
+        for ledger in (self._ledger, self._target_ledger):
+            try:
+                ledger.append(entry)
+            except OSError as error:
+                self.write_errors.append(f"{ledger.path}: {error.strerror or error}")
 
     def _decide(self, recipe: Recipe, step: Step, cooldown: str | None) -> tuple[Decision, str, str | None]:
         if step.risk == "destructive":
@@ -256,11 +335,13 @@ class Healer:
             return APPROVED_BY_POLICY
         return None
 
-    def _cooldown_reason(self, recipe: Recipe, params: Mapping[str, Any]) -> str | None:
+    def _cooldown_reason(self, recipe: Recipe, served: list[Mapping[str, Any]]) -> str | None:
+        """Why the recipe is in cooldown for any failure the step serves (whichever came first), or None."""
         minutes = self._inventory.healing.cooldown_minutes
         if minutes <= 0:
             return None
-        applied = self._ledger.last_applied(self._inventory.name, recipe.id, params)
+        times = [self._target_ledger.last_applied(self._inventory.name, recipe.id, params) for params in served]
+        applied = max(filter(None, times), default=None)
         if applied is None or applied <= self._now() - timedelta(minutes=minutes):
             return None
         until = applied + timedelta(minutes=minutes)
@@ -268,22 +349,6 @@ class Healer:
             f"{recipe.id} was applied to {self._inventory.name} at {applied.isoformat()}; "
             f"cooldown of {minutes} min lasts until {until.isoformat()}"
         )
-
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        path = self._directory / f"{self._inventory.name}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(path, timeout=0)
-        try:
-            lock.acquire()
-        except filelock.Timeout:
-            raise HealingLocked(
-                f"another heal of target {self._inventory.name} is running (lock {path}); try again when it ends"
-            ) from None
-        try:
-            yield
-        finally:
-            lock.release()
 
     def _entry(self, planned: PlannedStep, result: StepResult) -> LedgerEntry:
         return LedgerEntry(

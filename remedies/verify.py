@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 from fixtures.inventory import PROJECT_ROOT
+from remedies.child_process import run_child
 
 VERIFY_TIMEOUT_SECONDS = 900
 
@@ -23,8 +24,12 @@ class VerificationError(Exception):
     """The re-run could not report outcomes; the message is one line."""
 
 
-def rerun_checks(nodeids: list[str], *, target: Path, reports_dir: Path) -> dict[str, str]:
-    """Run ``nodeids`` again; map each to ``passed``, ``failed`` or ``skipped``."""
+def rerun_checks(nodeids: list[str], *, target: Path, reports_dir: Path, post_probes: bool) -> dict[str, str]:
+    """Run ``nodeids`` again; map each to ``passed``, ``failed`` or ``skipped``.
+
+    ``post_probes``: the run being verified selected mutating checks, so the re-run may post
+    webhook probes for the queue checks it re-runs.
+    """
     workdir = reports_dir / "healing" / "verify"
     outcomes_file = workdir / f"outcomes-{uuid.uuid4().hex[:8]}.json"
     command = [
@@ -40,17 +45,10 @@ def rerun_checks(nodeids: list[str], *, target: Path, reports_dir: Path) -> dict
         "-p",
         "no:cacheprovider",
         "-q",
+        *(["--post-probes"] if post_probes else []),
     ]
     try:
-        completed = subprocess.run(
-            command,
-            cwd=PROJECT_ROOT,
-            env=dict(os.environ),
-            capture_output=True,
-            text=True,
-            timeout=VERIFY_TIMEOUT_SECONDS,
-            check=False,
-        )
+        completed = run_child(command, cwd=PROJECT_ROOT, env=os.environ, timeout=VERIFY_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         raise VerificationError(f"the re-run did not finish within {VERIFY_TIMEOUT_SECONDS} s") from None
     if not outcomes_file.is_file():

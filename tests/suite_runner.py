@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fixtures.inventory import PROJECT_ROOT
+from remedies.target_state import STATE_DIR_VARIABLE
 from sandbox import Sandbox
 from sandbox.provision import ENV_SETTINGS, api_token, derived_secret, zoho_access_token
 
@@ -56,9 +57,15 @@ class SuiteRun:
 
 
 def suite_env(sandbox: Sandbox | None = None) -> dict[str, str]:
+    """The environment of a suite run: none of this process's TSH_/PYTEST_ variables; the sandbox's own.
+
+    The runs keep their targets' state (heal lock, target ledger) in the sandbox's home, never in
+    the machine's ``~/.local/state``.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "TSH_"))}
     if sandbox is not None:
         env.update(sandbox.env())
+        env[STATE_DIR_VARIABLE] = str(sandbox.home / "heal-state")
     return env
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from expected import ROUTES, completes
 
 from remedies.actions import run_statement
 from remedies.catalog import load_sql_library
 from sandbox import migrations
 
-QUEUE_DB_CHECKS = ["suites/sync/test_queue_health.py", "suites/database"]
+# The completion checks are mutating: with them selected, the queue measures rest on the suite's own probes.
+QUEUE_DB_CHECKS = ["suites/sync/test_queue_health.py", "suites/sync/test_queue_processing.py", "suites/database"]
 QUEUE = "suites/sync/test_queue_health.py"
 DEAD_LETTERS = f"{QUEUE}::test_dead_letters_within_limit"
 STUCK = f"{QUEUE}::test_no_item_stuck_in_processing"
@@ -34,8 +36,9 @@ TDS_ENTITIES = [
     "USER",
 ]
 SCHEMA_TABLES = 20  # tables in targets/sandbox.toml [database.schema_contract]
-# select 1, read-only (skipped on the sandbox), revision, schema per table; queue: 5 checks + delay per entity
-CHECK_COUNT = 2 + 1 + SCHEMA_TABLES + 5 + len(TDS_ENTITIES)
+# select 1, read-only (skipped on the sandbox), revision, schema per table; queue: 5 checks + delay per entity;
+# completion per route
+CHECK_COUNT = 2 + 1 + SCHEMA_TABLES + 5 + len(TDS_ENTITIES) + len(ROUTES)
 POISON_ID = "tshprobe-poison-validation-1"
 
 
@@ -73,6 +76,7 @@ BACKLOG_FAILURES = {
     # Nothing settles in the window while the worker is stopped: the rate cannot be shown.
     DEAD_LETTER_RATE: ("not_processed", "H11"),
     **{delay(entity): ("not_processed", "H11") for entity in TDS_ENTITIES},
+    **{completes(route): ("not_processed", "H11") for route in ROUTES},
 }
 MISSING_SCHEMA_OBJECTS = {
     "missing-table:invoice_payments": [schema("invoice_payments")],

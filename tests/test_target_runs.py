@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 from expected import DELIVERY_CHECK_FILES, HEALTH, LATENCY, ROUTES, WEBHOOKS_HEALTH, route_served
 from suite_runner import WEBHOOK_KEY, run_suite, suite_env
 
@@ -69,3 +70,26 @@ def test_production_heal_needs_approval_even_for_safe_steps(healthy_sandbox, tmp
     assert status == "stopped"
     decisions = {(entry["action"], entry["decision"]) for entry in run.ledger()}
     assert decisions == {("sql", "needs_approval"), ("service", "needs_approval")}, run.output
+
+
+def _tds_rows(sandbox) -> tuple[int, int]:
+    with psycopg.connect(sandbox.db_url, connect_timeout=5) as db:
+        inbox = db.execute("SELECT count(*) FROM tds_inbox_events").fetchone()[0]
+        queue = db.execute("SELECT count(*) FROM tds_sync_queue").fetchone()[0]
+    return inbox, queue
+
+
+WITHHELD = "and no mutating check is selected, so no webhook probe is posted: nothing to measure"
+
+
+def test_a_run_without_mutating_checks_posts_nothing(healthy_sandbox, tmp_path):
+    before = _tds_rows(healthy_sandbox)
+    run = run_suite(healthy_sandbox, tmp_path / "reports", "-m", "staging and not mutating", "-rs")
+    assert run.exit_code == 0, run.output
+    assert _tds_rows(healthy_sandbox) == before
+    # The queue measures that would rest on the suite's own probes measure real traffic; the
+    # sandbox has none, so they say why they are skipped.
+    assert f"no settled webhook event in the last 24 h {WITHHELD}" in run.output
+    assert f"no settled sync event in the last 24 h {WITHHELD}" in run.output
+    assert f"no product queue row completed in the last 24 h {WITHHELD}" in run.output
+    assert not any("test_webhook_delivery" in f["nodeid"] for f in run.findings["failures"])

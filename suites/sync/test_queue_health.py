@@ -10,11 +10,14 @@ except the probes this module posts itself: earlier runs' probes (and the
 sandbox's fault rows, which carry the prefix) are test traffic whose timing and
 fate depend on which runs came before, and would make those measures flaky.
 
-No vacuous pass: on a target that allows mutating checks, this module first
-posts one probe per webhook route and requires each to complete, so the delay
-of every entity and the webhook success rate always rest on the suite's own
-evidence; where nothing can be measured (no settled event, no completed row in
-the window) the check fails with kind ``not_processed``.
+No vacuous pass: on a target that allows mutating checks, in a run that selects
+some (a probe is a write), this module first posts one probe per webhook route
+and requires each to complete, so the delay of every entity and the webhook
+success rate always rest on the suite's own evidence; where nothing can be
+measured (no settled event, no completed row in the window) the check fails
+with kind ``not_processed``. A run that selects no mutating check
+(``-m "not mutating"``) posts nothing: these checks measure the real traffic,
+and are skipped with the reason where the window has none.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pytest
 from fixtures.db import connect
 from fixtures.failures import CheckFailed
 from fixtures.inventory import Inventory
-from fixtures.webhooks import WebhookProbe
+from fixtures.webhooks import WebhookProbe, probes_withheld
 from suites.webhooks.probe_contract import completion_failure
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.sync]
@@ -33,9 +36,17 @@ SHOWN_IDS = 20
 
 
 @pytest.fixture(scope="session")
-def queue_probes(inventory: Inventory, request: pytest.FixtureRequest) -> dict[str, WebhookProbe]:
-    """One probe per webhook route, followed until it completes; none where mutating checks are not allowed."""
-    if not inventory.checks.allow_mutating:
+def probes_not_selected(inventory: Inventory, request: pytest.FixtureRequest) -> str | None:
+    """Why a target that allows probes gets none in this run (no mutating check selected), else None."""
+    return probes_withheld(request.session) if inventory.checks.allow_mutating else None
+
+
+@pytest.fixture(scope="session")
+def queue_probes(
+    inventory: Inventory, probes_not_selected: str | None, request: pytest.FixtureRequest
+) -> dict[str, WebhookProbe]:
+    """One probe per webhook route, followed until it completes; none where the target or the selection allows none."""
+    if not inventory.checks.allow_mutating or probes_not_selected:
         return {}
     return request.getfixturevalue("probe_store").completed(list(inventory.webhooks.routes))
 
@@ -78,7 +89,7 @@ def test_dead_letters_within_limit(inventory):
         )
 
 
-def test_dead_letter_rate_within_limit(inventory, queue_probes):
+def test_dead_letter_rate_within_limit(inventory, queue_probes, probes_not_selected):
     """The share of the window's settled events that ended dead-lettered, by entity and error code."""
     limit = inventory.tds.dead_letter_rate_max
     with connect(inventory) as db:
@@ -96,7 +107,7 @@ def test_dead_letter_rate_within_limit(inventory, queue_probes):
             _measured(inventory, queue_probes),
         ).fetchall()
     hours = inventory.tds.window_hours
-    settled = _settled(groups, hours, "sync event", "rate")
+    settled = _settled(groups, hours, "sync event", "rate", probes_not_selected)
     dead = sum(group["dead"] for group in groups)
     rate = dead / settled
     if rate > limit:
@@ -160,8 +171,9 @@ def test_pending_backlog_within_limits(inventory):
         )
 
 
-def test_sync_delay_within_limit(tds_entity, inventory, queue_probes):
+def test_sync_delay_within_limit(tds_entity, inventory, queue_probes, probes_not_selected):
     limit_s = inventory.tds.sync_delay_seconds
+    hours = inventory.tds.window_hours
     with connect(inventory) as db:
         delay = db.execute(
             """
@@ -177,9 +189,10 @@ def test_sync_delay_within_limit(tds_entity, inventory, queue_probes):
             {"entity": tds_entity, **_measured(inventory, queue_probes)},
         ).fetchone()
     if not delay["completed"]:
+        _skip_without_probes(f"no {tds_entity} queue row completed in the last {hours} h", probes_not_selected)
         raise CheckFailed(
             "not_processed",
-            f"no {tds_entity} queue row completed in the last {inventory.tds.window_hours} h: no delay to measure",
+            f"no {tds_entity} queue row completed in the last {hours} h: no delay to measure",
             own_probes=[probe.probe_id for probe in queue_probes.values() if probe.route.tds_entity == tds_entity],
         )
     if delay["average_s"] > limit_s:
@@ -193,7 +206,7 @@ def test_sync_delay_within_limit(tds_entity, inventory, queue_probes):
         )
 
 
-def test_webhook_events_reach_completed(inventory, queue_probes):
+def test_webhook_events_reach_completed(inventory, queue_probes, probes_not_selected):
     own_failures = _own_probe_failures(inventory, queue_probes)
     if own_failures:
         raise CheckFailed(
@@ -221,7 +234,7 @@ def test_webhook_events_reach_completed(inventory, queue_probes):
             _measured(inventory, queue_probes),
         ).fetchall()
     hours = inventory.tds.window_hours
-    settled = _settled(groups, hours, "webhook event", "success rate")
+    settled = _settled(groups, hours, "webhook event", "success rate", probes_not_selected)
     completed = sum(group["completed"] for group in groups)
     rate = completed / settled
     if rate < threshold:
@@ -236,14 +249,24 @@ def test_webhook_events_reach_completed(inventory, queue_probes):
         )
 
 
-def _settled(groups: list[dict], hours: int, what: str, measure: str) -> int:
-    """How many events of the window settled; none is a failure (no vacuous pass: the measure cannot be shown)."""
+def _settled(groups: list[dict], hours: int, what: str, measure: str, probes_not_selected: str | None) -> int:
+    """How many events of the window settled; none is a failure (no vacuous pass: the measure cannot be shown).
+
+    In a run that posted no probe because it selects no mutating check, none is a skip with the reason.
+    """
     __tracebackhide__ = True
     settled = sum(group["settled"] for group in groups)
     if not settled:
+        _skip_without_probes(f"no settled {what} in the last {hours} h", probes_not_selected)
         title = f"no settled {what} in the last {hours} h: the {measure} cannot be shown"
         raise CheckFailed("not_processed", title, window_hours=hours)
     return settled
+
+
+def _skip_without_probes(nothing_to_measure: str, probes_not_selected: str | None) -> None:
+    """Skip a measure with nothing to measure when the run chose to post no probe of its own."""
+    if probes_not_selected:
+        pytest.skip(f"{nothing_to_measure} and {probes_not_selected}: nothing to measure")
 
 
 def _own_probe_failures(inventory: Inventory, probes: dict[str, WebhookProbe]) -> list[dict]:

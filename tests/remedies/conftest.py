@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 
 from fixtures.inventory import Inventory
 from remedies.catalog import Catalog, Step, load_catalog, load_sql_library
+from remedies.target_state import STATE_DIR_VARIABLE
 
 SECRET = "s3cret-Hq81-never-logged"
 PYTHON = sys.executable
@@ -20,6 +21,14 @@ PYTHON = sys.executable
 
 def _redact(text: str) -> str:
     return text.replace(SECRET, "***")
+
+
+@pytest.fixture(autouse=True)
+def heal_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every target's state directory (heal lock, target ledger) lives under this test's tmp_path."""
+    home = tmp_path / "heal-state"
+    monkeypatch.setenv(STATE_DIR_VARIABLE, str(home))
+    return home
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def test_local_service_runs_from_the_project_root_with_the_service_timeout(inven
         calls.append((argv, options["cwd"], options["timeout"]))
         return subprocess.CompletedProcess(argv, 0, stdout="worker restarted\n", stderr="")
 
-    monkeypatch.setattr(actions.subprocess, "run", fake_run)
+    monkeypatch.setattr(actions, "run_child", fake_run)
     result = run_step(make_step(action="service", service="worker", operation="restart"), inventory, redact)
     argv = [PYTHON, "-c", "print('worker restart')"]
     assert calls == [(argv, actions.PROJECT_ROOT, 60.0)]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import filelock
 import pytest
 import respx
 
-from remedies import healing
+from remedies import actions, healing
+from remedies.analysis import Failure
 from remedies.catalog import load_catalog
-from remedies.healing import Healer, HealingLocked
+from remedies.healing import Healer, heal_failures
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 INVOICES = {"entity": "invoices"}
@@ -238,15 +240,20 @@ def test_same_recipe_for_two_entities_keeps_both_rendered_steps(make_healer, dem
 # --- cooldown ---------------------------------------------------------------------------
 
 
-def write_ledger(reports_dir, *entries):
-    path = reports_dir / "healing" / "ledger.jsonl"
-    path.parent.mkdir(parents=True)
+@pytest.fixture
+def target_ledger(make_healer):
+    """The ``unit`` target's own ledger, in its state directory, which the cooldown reads."""
+    return make_healer().target_ledger_path
+
+
+def write_ledger(path, *entries):
+    path.parent.mkdir(parents=True, exist_ok=True)
     base = {"target": "unit", "recipe": "H90", "params": INVOICES, "result": "ok", "diagnostic": False}
     path.write_text("".join(json.dumps({**base, **entry}) + "\n" for entry in entries), encoding="utf-8")
 
 
-def test_recipe_applied_within_the_cooldown_is_not_repeated(make_healer, demo_catalog, reports_dir):
-    write_ledger(reports_dir, {"time": "2026-01-01T10:00:00+00:00"}, {"time": "2026-01-01T11:30:00+00:00"})
+def test_recipe_applied_within_the_cooldown_is_not_repeated(make_healer, demo_catalog, target_ledger):
+    write_ledger(target_ledger, {"time": "2026-01-01T10:00:00+00:00"}, {"time": "2026-01-01T11:30:00+00:00"})
     plan = make_healer(approvals={"H90"}).plan([(demo_catalog.get("H90"), INVOICES)])
     reason = (
         "H90 was applied to unit at 2026-01-01T11:30:00+00:00; cooldown of 60 min lasts until 2026-01-01T12:30:00+00:00"
@@ -272,14 +279,14 @@ def test_recipe_applied_within_the_cooldown_is_not_repeated(make_healer, demo_ca
     ids=["expired", "failed", "diagnostic only", "other params", "other target", "other recipe"],
 )
 def test_cooldown_counts_only_successful_fixes_of_the_same_recipe_target_and_params(
-    make_healer, demo_catalog, reports_dir, entry
+    make_healer, demo_catalog, target_ledger, entry
 ):
-    write_ledger(reports_dir, entry)
+    write_ledger(target_ledger, entry)
     assert make_healer().plan([(demo_catalog.get("H90"), INVOICES)])[0].decision == "run"
 
 
-def test_zero_cooldown_never_holds_a_recipe(make_healer, demo_catalog, reports_dir, inventory_factory):
-    write_ledger(reports_dir, {"time": "2026-01-01T11:59:00+00:00"})
+def test_zero_cooldown_never_holds_a_recipe(make_healer, demo_catalog, target_ledger, inventory_factory):
+    write_ledger(target_ledger, {"time": "2026-01-01T11:59:00+00:00"})
     target = inventory_factory(healing={"cooldown_minutes": 0})
     assert make_healer(target).plan([(demo_catalog.get("H90"), INVOICES)])[0].decision == "run"
 
@@ -304,13 +311,24 @@ def test_dry_run_runs_nothing_and_writes_nothing(make_healer, demo_catalog, repo
 def test_held_lock_refuses_the_heal(make_healer, demo_catalog, reports_dir, monkeypatch):
     monkeypatch.setattr(healing, "run_step", lambda *args: pytest.fail("a locked heal ran a step"))
     healer = make_healer()
-    plan = healer.plan([(demo_catalog.get("H90"), INVOICES)])
-    lock_path = reports_dir / "healing" / "unit.lock"
+    failures = [Failure("suites/api/test_demo.py::test_demo[invoices]", kind="http_status", recipe="H91")]
+    lock_path = healer.state_dir / "heal.lock"
     lock_path.parent.mkdir(parents=True)
-    with filelock.FileLock(lock_path, timeout=0), pytest.raises(HealingLocked) as error:
-        healer.execute(plan)
-    assert str(error.value) == f"another heal of target unit is running (lock {lock_path}); try again when it ends"
-    assert not healer.ledger_path.exists()
+    with filelock.FileLock(lock_path, timeout=0):
+        outcome = heal_failures(failures, demo_catalog, healer, rerun=lambda ids: pytest.fail("re-ran"))
+    assert outcome.refused == (
+        f"another heal of target unit is running (lock file {lock_path} is held); try again when it ends"
+    )
+    assert (outcome.steps, failures[0].healed, failures[0].heal_note) == (
+        [], False, "no repairing step ran for its recipe",
+    )  # fmt: skip
+    entries = [json.loads(line) for line in ledger_lines(reports_dir)]
+    assert [(e["description"], e["decision"], e["result"], e["detail"]) for e in entries] == [
+        ("http GET /health", "locked", "skipped", outcome.refused),
+        ("command leak", "locked", "skipped", outcome.refused),
+        ("command fail", "locked", "skipped", outcome.refused),
+        ("command say (entity={entity})", "locked", "skipped", outcome.refused),
+    ]
 
 
 @respx.mock
@@ -359,7 +377,7 @@ def test_ledger_records_run_and_refused_steps_redacted(make_healer, demo_catalog
 
 
 def test_ledger_is_only_appended_to(make_healer, demo_catalog, reports_dir):
-    write_ledger(reports_dir, {"time": "2025-12-01T00:00:00+00:00"})
+    write_ledger(reports_dir / "healing" / "ledger.jsonl", {"time": "2025-12-01T00:00:00+00:00"})
     before = (reports_dir / "healing" / "ledger.jsonl").read_text(encoding="utf-8")
     for _ in range(2):
         healer = make_healer()
@@ -369,3 +387,164 @@ def test_ledger_is_only_appended_to(make_healer, demo_catalog, reports_dir):
     assert [json.loads(line)["decision"] for line in after.splitlines()[1:]] == [
         "run", "needs_approval", "never", "cooldown", "cooldown", "never",
     ]  # fmt: skip
+
+
+# --- steps that fail, raise or are interrupted --------------------------------------------
+
+REMOTE_STEPS = """
+[[steps]]
+action = "service"
+service = "SERVICE"
+operation = "restart"
+risk = "safe"
+
+[[steps]]
+action = "command"
+command = "say"
+args = { entity = "{entity}" }
+risk = "safe"
+"""
+SSH_HOST = "ssh://tsh@10.0.0.1"
+SSH_REFUSED = "ssh: connect to host 10.0.0.1 port 22: Connection refused\r\n"
+
+
+@pytest.fixture
+def remote_target(inventory_factory, monkeypatch):
+    """The worker lives on an SSH host that refuses the login (ssh exits 255); the app's host is unroutable."""
+    target = inventory_factory(
+        services={
+            "worker": {"binding": "systemd", "name": "tsh-worker", "host": SSH_HOST, "argv": None},
+            "app": {"binding": "docker", "name": "tsh_erp_app_blue", "host": "ssh://root@10.0.0.2", "argv": None},
+        }
+    )
+
+    class RefusingHost:
+        def run(self, command, *args):
+            # What testinfra's ssh backend does when ssh itself exits 255.
+            raise RuntimeError(SimpleNamespace(rc=255, stdout="", stderr=SSH_REFUSED))
+
+    class UnroutableHost:
+        def run(self, command, *args):
+            raise OSError(113, "No route to host")
+
+    hosts = {SSH_HOST: RefusingHost(), "ssh://root@10.0.0.2": UnroutableHost()}
+    monkeypatch.setattr(actions.testinfra, "get_host", hosts.__getitem__)
+    return target
+
+
+def test_failing_and_raising_steps_are_recorded_and_stop_only_their_recipe(
+    make_healer, write_recipe, recipes_dir, recipe_text, remote_target, reports_dir
+):
+    write_recipe("H93_worker", recipe_text("H93", "worker", steps=REMOTE_STEPS.replace("SERVICE", "worker")))
+    write_recipe("H94_app", recipe_text("H94", "app", steps=REMOTE_STEPS.replace("SERVICE", "app")))
+    catalog = load_catalog(recipes_dir)
+    healer = make_healer(remote_target)
+    plan = healer.plan([(catalog.get("H93"), INVOICES), (catalog.get("H94"), {"entity": "orders"})])
+    with healer.locked():
+        results = healer.execute(plan)
+    expected = [
+        (f"service restart worker (systemd binding on {SSH_HOST})", "run", "failed",
+         f"systemctl restart tsh-worker on {SSH_HOST} exited 255: ssh: connect to host 10.0.0.1 port 22: "
+         "Connection refused"),
+        ("command say (entity=invoices)", "run", "skipped", "not run: an earlier step of H93 failed"),
+        ("service restart app (docker binding on ssh://root@10.0.0.2)", "run", "failed",
+         "OSError: [Errno 113] No route to host"),
+        ("command say (entity=orders)", "run", "skipped", "not run: an earlier step of H94 failed"),
+    ]  # fmt: skip
+    assert [(p.description, p.decision, r.status, r.detail) for p, r in results] == expected
+    for path in (healer.ledger_path, healer.target_ledger_path):
+        entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        assert [(e["description"], e["decision"], e["result"], e["detail"]) for e in entries] == expected
+
+
+def test_a_runner_defect_is_the_step_failure_not_the_heal(make_healer, demo_catalog, monkeypatch):
+    def broken_runner(*args):
+        raise ValueError("unexpected shape\nof the answer")
+
+    monkeypatch.setattr(healing, "run_step", broken_runner)
+    healer = make_healer()
+    results = healer.execute(healer.plan([(demo_catalog.get("H91"), INVOICES)]))
+    assert [(r.status, r.detail) for _, r in results] == [
+        ("failed", "ValueError: unexpected shape | of the answer"),  # a diagnostic: the recipe goes on
+        ("failed", "ValueError: unexpected shape | of the answer"),
+        ("skipped", "not run: an earlier step of H91 failed"),
+        ("skipped", "not run: an earlier step of H91 failed"),
+    ]
+
+
+def test_an_interrupted_heal_records_the_step_in_flight_and_releases_the_lock(make_healer, demo_catalog, monkeypatch):
+    calls = []
+
+    def interrupted_second_step(step, *args):
+        calls.append(step.action)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return actions.StepResult("ok", "done")
+
+    monkeypatch.setattr(healing, "run_step", interrupted_second_step)
+    healer = make_healer()
+    failures = [Failure("suites/api/test_demo.py::test_demo[invoices]", kind="http_status", recipe="H91",
+                        params=INVOICES)]  # fmt: skip
+    outcome = heal_failures(failures, demo_catalog, healer, rerun=lambda ids: pytest.fail("re-ran"))
+    assert outcome.interrupted is True
+    assert [(p.description, r.status, r.detail) for p, r in outcome.steps] == [
+        ("http GET /health", "ok", "done"),
+        ("command leak", "interrupted", healing.INTERRUPTED_STEP),
+        ("command fail", "skipped", "not run: the heal was interrupted"),
+        ("command say (entity=invoices)", "skipped", "not run: the heal was interrupted"),
+    ]
+    entries = [json.loads(line) for line in healer.ledger_path.read_text(encoding="utf-8").splitlines()]
+    assert [(e["description"], e["result"]) for e in entries] == [
+        ("http GET /health", "ok"),
+        ("command leak", "interrupted"),
+    ]
+    assert (failures[0].healed, failures[0].heal_note) == (False, "not verified: the run was interrupted")
+    with make_healer().locked():  # the lock was released
+        pass
+
+
+def test_an_interrupted_verification_ends_the_heal_unverified(make_healer, demo_catalog, monkeypatch):
+    monkeypatch.setattr(healing, "run_step", lambda *args: actions.StepResult("ok", "done"))
+
+    def interrupted_rerun(nodeids):
+        raise KeyboardInterrupt
+
+    failures = [Failure("suites/api/test_demo.py::test_demo[invoices]", kind="http_status", recipe="H91",
+                        params=INVOICES)]  # fmt: skip
+    outcome = heal_failures(failures, demo_catalog, make_healer(), rerun=interrupted_rerun)
+    assert outcome.interrupted is True
+    assert [r.status for _, r in outcome.steps] == ["ok", "ok", "ok", "ok"]
+    assert (failures[0].healed, failures[0].heal_note) == (False, "not verified: the run was interrupted")
+
+
+# --- the cooldown belongs to the target ---------------------------------------------------
+
+
+def test_cooldown_is_shared_by_runs_with_different_reports_dirs(inventory, redact, demo_catalog, tmp_path):
+    def healer(reports):
+        return Healer(inventory, approvals=set(), dry_run=False, reports_dir=tmp_path / reports, redact=redact,
+                      now=lambda: NOW)  # fmt: skip
+
+    first = healer("reports-a")
+    with first.locked():
+        first.execute(first.plan([(demo_catalog.get("H90"), INVOICES)]))
+    second = healer("reports-b").plan([(demo_catalog.get("H90"), INVOICES)])
+    assert second[0].decision == "cooldown"
+    # Each run keeps its own copy of what it did.
+    assert [json.loads(line)["decision"] for line in first.ledger_path.read_text().splitlines()] == [
+        "run", "needs_approval", "never",
+    ]  # fmt: skip
+    assert not (tmp_path / "reports-b" / "healing" / "ledger.jsonl").exists()
+
+
+def test_cooldown_holds_whichever_failure_comes_first(make_healer, shipped_catalog, target_ledger):
+    h11 = shipped_catalog.get("H11")
+    entry = {"time": "2026-01-01T11:30:00+00:00", "recipe": "H11", "params": {"entity": "products"}}
+    write_ledger(target_ledger, entry)
+    # The restart is planned once, for the first failure (orders); the products failure it also serves
+    # had the recipe applied within the cooldown.
+    plan = make_healer().plan([(h11, {"entity": "orders"}), (h11, {"entity": "products"})])
+    restart = next(p for p in plan if p.action == "service")
+    assert (restart.params, restart.served_params, restart.decision) == (
+        {"entity": "orders"}, ({"entity": "orders"}, {"entity": "products"}), "cooldown",
+    )  # fmt: skip
