@@ -10,6 +10,7 @@ import pytest
 import respx
 
 from fixtures.failures import CheckFailed
+from fixtures.http import TargetClient
 from fixtures.inventory import ZohoEntity, ZohoSettings
 from fixtures.zoho import TokenBucket, ZohoClient, retry_after_seconds
 
@@ -18,6 +19,9 @@ BOOKS = "https://zoho.example.test/books/v3"
 INVENTORY = "https://zoho.example.test/inventory/v1"
 REFRESH_TOKEN = "1000.refresh-never-shown"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+# What the ERP table holds, as the count check passes it: with per_page 2 and the default 100 % allowance,
+# a list may take ceil(5 * 2 / 2) + 2 = 7 pages.
+ERP_RECORDS = 5
 
 ITEMS = ZohoEntity(list="items", table="products", id_column="zoho_item_id", id_field="item_id")
 CONTACTS = ZohoEntity(
@@ -56,7 +60,7 @@ def fake_time() -> FakeTime:
 
 @pytest.fixture
 def client(fake_time):
-    with httpx.Client() as http:
+    with TargetClient(settings()) as http:
         yield ZohoClient(settings(), http=http, clock=fake_time.clock, sleep=fake_time.sleep, now=lambda: NOW)
 
 
@@ -83,7 +87,7 @@ def test_pagination_reads_every_page_until_has_more_page_is_false(client, zoho):
             page("items", ["5"], 3, False),
         ]
     )
-    assert client.list_ids(ITEMS) == ["1", "2", "3", "4", "5"]
+    assert client.list_ids(ITEMS, expected_records=ERP_RECORDS) == ["1", "2", "3", "4", "5"]
     assert [call.request.url.params["page"] for call in route.calls] == ["1", "2", "3"]
     assert {call.request.url.params["per_page"] for call in route.calls} == {"2"}
     assert {call.request.url.params["organization_id"] for call in route.calls} == {"777"}
@@ -94,20 +98,20 @@ def test_pagination_reads_every_page_until_has_more_page_is_false(client, zoho):
 def test_books_is_asked_first_and_inventory_only_after_a_404(client, zoho):
     zoho.get(f"{BOOKS}/items").mock(return_value=httpx.Response(404, json={"code": 5, "message": "Invalid URL"}))
     zoho.get(f"{INVENTORY}/items").mock(return_value=page("items", ["9"], 1, False))
-    assert client.list_ids(ITEMS) == ["9"]
+    assert client.list_ids(ITEMS, expected_records=ERP_RECORDS) == ["9"]
     assert client.calls == {"books": 1, "inventory": 1, "oauth": 1}
 
 
 def test_inventory_entities_go_straight_to_inventory(client, zoho):
     books = zoho.get(f"{BOOKS}/items").mock(return_value=page("items", ["1"], 1, False))
     zoho.get(f"{INVENTORY}/items").mock(return_value=page("items", ["7"], 1, False))
-    assert client.list_ids(ITEMS.model_copy(update={"api": "inventory"})) == ["7"]
+    assert client.list_ids(ITEMS.model_copy(update={"api": "inventory"}), expected_records=ERP_RECORDS) == ["7"]
     assert not books.called
 
 
 def test_contacts_are_filtered_by_contact_type(client, zoho):
     route = zoho.get(f"{BOOKS}/contacts").mock(return_value=page("contacts", ["c1"], 1, False))
-    assert client.list_ids(CONTACTS) == ["c1"]
+    assert client.list_ids(CONTACTS, expected_records=ERP_RECORDS) == ["c1"]
     assert route.calls[0].request.url.params["contact_type"] == "customer"
 
 
@@ -122,7 +126,7 @@ def test_429_with_delta_seconds_waits_that_long_and_retries(client, zoho, fake_t
     zoho.get(f"{BOOKS}/items").mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), page("items", ["1"], 1, False)]
     )
-    assert client.list_ids(ITEMS) == ["1"]
+    assert client.list_ids(ITEMS, expected_records=ERP_RECORDS) == ["1"]
     assert 7 in fake_time.sleeps
     assert client.calls["books"] == 2
 
@@ -132,7 +136,7 @@ def test_429_with_an_http_date_waits_until_that_date(client, zoho, fake_time):
     zoho.get(f"{BOOKS}/items").mock(
         side_effect=[httpx.Response(429, headers={"Retry-After": later}), page("items", ["1"], 1, False)]
     )
-    assert client.list_ids(ITEMS) == ["1"]
+    assert client.list_ids(ITEMS, expected_records=ERP_RECORDS) == ["1"]
     assert 12 in fake_time.sleeps
 
 
@@ -147,7 +151,7 @@ def test_retry_after_forms():
 def test_429_beyond_the_retry_budget_fails_as_rate_limited(client, zoho):
     route = zoho.get(f"{BOOKS}/items").mock(return_value=httpx.Response(429, headers={"Retry-After": "1"}))
     with pytest.raises(CheckFailed) as caught:
-        client.list_ids(ITEMS)
+        client.list_ids(ITEMS, expected_records=ERP_RECORDS)
     assert caught.value.kind == "rate_limited"
     assert route.call_count == 1 + client.settings.max_retries
 
@@ -162,7 +166,7 @@ def test_401_refreshes_the_token_once_and_retries(client, zoho):
     route = zoho.get(f"{BOOKS}/items").mock(
         side_effect=[httpx.Response(401, json={"code": 57}), page("items", ["1"], 1, False)]
     )
-    assert client.list_ids(ITEMS) == ["1"]
+    assert client.list_ids(ITEMS, expected_records=ERP_RECORDS) == ["1"]
     assert [call.request.headers["Authorization"] for call in route.calls] == [
         "Zoho-oauthtoken tok-old",
         "Zoho-oauthtoken tok-new",
@@ -173,7 +177,7 @@ def test_401_refreshes_the_token_once_and_retries(client, zoho):
 def test_401_after_the_refresh_fails_as_zoho_auth_without_the_token(client, zoho):
     zoho.get(f"{BOOKS}/items").mock(return_value=httpx.Response(401, json={"code": 57}))
     with pytest.raises(CheckFailed) as caught:
-        client.list_ids(ITEMS)
+        client.list_ids(ITEMS, expected_records=ERP_RECORDS)
     assert caught.value.kind == "zoho_auth"
     assert client.calls == {"books": 2, "inventory": 0, "oauth": 2}
     assert "tok-1" not in str(caught.value) and REFRESH_TOKEN not in str(caught.value)
@@ -182,7 +186,7 @@ def test_401_after_the_refresh_fails_as_zoho_auth_without_the_token(client, zoho
 def test_a_refused_refresh_token_fails_as_zoho_auth(client, zoho):
     zoho.post(f"{ACCOUNTS}/oauth/v2/token").mock(return_value=httpx.Response(400, json={"error": "invalid_code"}))
     with pytest.raises(CheckFailed) as caught:
-        client.list_ids(ITEMS)
+        client.list_ids(ITEMS, expected_records=ERP_RECORDS)
     assert caught.value.kind == "zoho_auth"
     assert caught.value.evidence["error"] == "invalid_code"
     assert REFRESH_TOKEN not in str(caught.value)
@@ -190,7 +194,7 @@ def test_a_refused_refresh_token_fails_as_zoho_auth(client, zoho):
 
 def test_every_call_has_an_explicit_timeout(client, zoho):
     zoho.get(f"{BOOKS}/items").mock(return_value=page("items", ["1"], 1, False))
-    client.list_ids(ITEMS)
+    client.list_ids(ITEMS, expected_records=ERP_RECORDS)
     assert len(zoho.calls) == 2
     for call in zoho.calls:
         assert call.request.extensions["timeout"] == {"connect": 2.0, "read": 2.0, "write": 2.0, "pool": 2.0}
@@ -199,11 +203,11 @@ def test_every_call_has_an_explicit_timeout(client, zoho):
 def test_a_timeout_fails_as_timeout_and_a_refused_connection_as_unreachable(client, zoho):
     zoho.get(f"{BOOKS}/items").mock(side_effect=httpx.ReadTimeout("slow"))
     with pytest.raises(CheckFailed) as caught:
-        client.list_ids(ITEMS)
+        client.list_ids(ITEMS, expected_records=ERP_RECORDS)
     assert caught.value.kind == "timeout"
     zoho.get(f"{BOOKS}/items").mock(side_effect=httpx.ConnectError("refused"))
     with pytest.raises(CheckFailed) as caught:
-        client.list_ids(ITEMS)
+        client.list_ids(ITEMS, expected_records=ERP_RECORDS)
     assert caught.value.kind == "unreachable"
 
 
@@ -217,12 +221,12 @@ def test_token_bucket_paces_calls_beyond_its_burst(fake_time):
 
 def test_client_paces_books_at_its_configured_rate(fake_time, zoho):
     zoho.get(f"{BOOKS}/items").mock(return_value=page("items", ["1"], 1, False))
-    with httpx.Client() as http:
+    with TargetClient(settings(books_per_minute=2)) as http:
         client = ZohoClient(
             settings(books_per_minute=2), http=http, clock=fake_time.clock, sleep=fake_time.sleep, now=lambda: NOW
         )
         for _ in range(4):
-            client.list_ids(ITEMS)
+            client.list_ids(ITEMS, expected_records=ERP_RECORDS)
     # Two calls of the burst, then one every 30 s.
     assert fake_time.sleeps == [30.0, 30.0]
     assert fake_time.now == 1060.0
