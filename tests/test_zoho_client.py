@@ -230,3 +230,36 @@ def test_client_paces_books_at_its_configured_rate(fake_time, zoho):
     # Two calls of the burst, then one every 30 s.
     assert fake_time.sleeps == [30.0, 30.0]
     assert fake_time.now == 1060.0
+
+
+def test_endless_pagination_stops_at_the_page_cap_from_the_erp_count(client, zoho):
+    # Zoho claims more pages forever, each with new records.
+    counter = iter(range(1, 10_000))
+
+    def endless(request):
+        number = next(counter)
+        return page("items", [f"{number}a", f"{number}b"], number, True)
+
+    route = zoho.get(f"{BOOKS}/items").mock(side_effect=endless)
+    with pytest.raises(CheckFailed) as caught:
+        client.list_ids(ITEMS, expected_records=ERP_RECORDS)
+    failure = caught.value
+    assert (failure.kind, failure.title) == ("contract", "Zoho books items kept answering has_more_page beyond 7 pages")
+    assert route.call_count == 7
+    assert failure.evidence["page_cap_from"] == "5 ERP records + 100% at 2 per page + 2"
+    assert (failure.evidence["records_read"], failure.evidence["distinct_ids"]) == (14, 14)
+
+
+def test_the_page_cap_never_asks_more_calls_than_the_rate_allows_in_the_time_budget(fake_time, zoho):
+    route = zoho.get(f"{BOOKS}/items").mock(return_value=page("items", ["1", "2"], 1, True))
+    with TargetClient(settings()) as http:
+        client = ZohoClient(
+            settings(books_per_minute=6), http=http, clock=fake_time.clock, sleep=fake_time.sleep, now=lambda: NOW,
+            time_budget_seconds=40,
+        )  # fmt: skip
+        with pytest.raises(CheckFailed) as caught:
+            client.list_ids(ITEMS, expected_records=1000)
+    # 6 calls a minute within 40 s: 4 pages, though 1000 records would allow 1002.
+    assert caught.value.title == "Zoho books items kept answering has_more_page beyond 4 pages"
+    assert caught.value.evidence["page_cap_from"] == "6 books calls a minute within the 40 s budget"
+    assert (route.call_count, caught.value.evidence["distinct_ids"]) == (4, 2)
