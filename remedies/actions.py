@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-import httpx
 import psycopg
 import testinfra
 
+from fixtures.failures import CheckFailed
+from fixtures.http import TargetClient, send
 from fixtures.inventory import PROJECT_ROOT, CommandTemplate, Inventory, ServiceBinding
 from remedies.catalog import (
     CommandStep,
@@ -209,15 +210,21 @@ def _format_rows(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
 
 
 def run_http(step: HttpStep, inventory: Inventory) -> StepResult:
-    """Send the step's request to ``http.base_url`` with the target's timeout."""
+    """Send the step's request to ``http.base_url`` within the target's HTTP bounds.
+
+    The step is sent even when the checks found the target silent: an earlier
+    step may have restarted it. Only the start of the answer is read.
+    """
     settings = inventory.http
-    with httpx.Client(
-        base_url=settings.base_url, timeout=settings.timeout_seconds, verify=settings.verify_tls
-    ) as client:
-        response = client.request(step.method, step.path, json=step.body)
-    excerpt = response.text[:_EXCERPT_CHARS].strip()
-    status = "ok" if response.is_success else "failed"
-    return StepResult(status, f"{step.method} {step.path} answered {response.status_code}: {excerpt}")
+    with TargetClient(settings, verify=settings.verify_tls, base_url=settings.base_url) as client:
+        try:
+            answer = send(client, step.method, step.path, whole_body=False, json=step.body)
+        except CheckFailed as failure:
+            cause = failure.evidence.get("error")
+            return StepResult("failed", f"{failure.title} ({cause})" if cause else failure.title)
+    excerpt = answer.text[:_EXCERPT_CHARS].strip()
+    status = "ok" if 200 <= answer.status < 300 else "failed"
+    return StepResult(status, f"{step.method} {step.path} answered {answer.status}: {excerpt}")
 
 
 # --- service and command ----------------------------------------------------------------

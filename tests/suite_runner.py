@@ -32,6 +32,7 @@ class SuiteRun:
     output: str
     reports_dir: Path
     seconds: float
+    peak_rss_mib: float | None = None  # of the pytest process tree, when the run measured it
 
     @property
     def findings(self) -> dict:
@@ -69,9 +70,24 @@ def suite_env(sandbox: Sandbox | None = None) -> dict[str, str]:
     return env
 
 
-def run_suite(sandbox: Sandbox | None, reports_dir: Path, *args: str, env: dict | None = None) -> SuiteRun:
-    """Run the checks with ``args`` in a new pytest process against ``sandbox``."""
+# Runs argv[3:] and writes the peak RSS (KiB) of its process tree to argv[1]: a fresh parent, so
+# RUSAGE_CHILDREN covers this one run (xdist workers included); argv[2] is its timeout.
+_MEASURE_PEAK_RSS = (
+    "import resource, subprocess, sys; "
+    "code = subprocess.run(sys.argv[3:], timeout=float(sys.argv[2])).returncode; "
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+    "sys.exit(code)"
+)
+
+
+def run_suite(
+    sandbox: Sandbox | None, reports_dir: Path, *args: str, env: dict | None = None, measure_rss: bool = False
+) -> SuiteRun:
+    """Run the checks with ``args`` in a new pytest process against ``sandbox`` (``measure_rss``: and its peak RSS)."""
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--reports-dir={reports_dir}", *args]
+    rss_file = reports_dir.parent / f"{reports_dir.name}.peak-rss-kib"
+    if measure_rss:
+        command = [sys.executable, "-c", _MEASURE_PEAK_RSS, str(rss_file), str(SUITE_RUN_TIMEOUT), *command]
     started = time.monotonic()
     completed = subprocess.run(
         command,
@@ -79,10 +95,12 @@ def run_suite(sandbox: Sandbox | None, reports_dir: Path, *args: str, env: dict 
         env=env or suite_env(sandbox),
         capture_output=True,
         text=True,
-        timeout=SUITE_RUN_TIMEOUT,
+        timeout=SUITE_RUN_TIMEOUT + (10 if measure_rss else 0),
         check=False,
     )
-    return SuiteRun(completed.returncode, completed.stdout + completed.stderr, reports_dir, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    peak_rss_mib = int(rss_file.read_text(encoding="utf-8")) / 1024 if measure_rss else None
+    return SuiteRun(completed.returncode, completed.stdout + completed.stderr, reports_dir, seconds, peak_rss_mib)
 
 
 def sandbox_secrets(sandbox: Sandbox | None = None) -> dict[str, str]:

@@ -6,12 +6,16 @@ import pytest
 
 from fixtures.zoho import ZohoClient
 
+# The share of a check's timeout that paging may use (the rest: the ERP's query, the last exchanges).
+PAGING_SHARE_OF_TIMEOUT = 0.8
+
 
 @pytest.fixture(scope="session")
-def zoho_client(inventory):
+def zoho_client(inventory, pytestconfig):
     if inventory.zoho is None:
         pytest.skip(f"target {inventory.name} has no [zoho] section")
-    client = ZohoClient(inventory.zoho)
+    timeout = float(pytestconfig.getoption("timeout", None) or pytestconfig.getini("timeout") or 0)
+    client = ZohoClient(inventory.zoho, time_budget_seconds=PAGING_SHARE_OF_TIMEOUT * timeout if timeout else None)
     yield client
     client.http.close()
 

@@ -204,7 +204,10 @@ def test_http_error_status_fails_the_step(inventory, make_step, redact):
 def test_unreachable_target_fails_the_step(inventory, make_step, redact):
     respx.get("http://erp.test/health").mock(side_effect=httpx.ConnectError("connection refused"))
     result = run_step(make_step(action="http", method="GET", path="/health"), inventory, redact)
-    assert (result.status, result.detail) == ("failed", "ConnectError: connection refused")
+    assert (result.status, result.detail) == (
+        "failed",
+        "GET /health could not be reached (ConnectError: connection refused)",
+    )
 
 
 # --- sql --------------------------------------------------------------------------------
