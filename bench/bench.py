@@ -14,6 +14,7 @@ is printed and written to ``reports/bench.json`` (or ``--json``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -23,10 +24,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project's packages
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))  # the loopback fakes of the tests
+
+from hostile_servers import black_hole, target_with_app_at, trickle
 
 from fixtures.inventory import PROJECT_ROOT
 from sandbox import Sandbox, default_home
@@ -44,6 +49,7 @@ class Scenario:
     own_sandbox: bool = False
     goal: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    hostile_app: Callable | None = None  # a fake app (tests/hostile_servers.py) the target's app URL points at
 
 
 def _hung(routes: list[str]) -> list[str]:
@@ -61,6 +67,8 @@ SCENARIOS = [
              goal="< 15 s"),
     Scenario("heal stuck-processing:3", [*STAGING, "--sandbox-fault", "stuck-processing:3", "--heal"]),
     Scenario("heal zoho-drift:contacts:20", [*STAGING, "--sandbox-fault", "zoho-drift:contacts:20", "--heal"]),
+    Scenario("staging, black-holed app", STAGING, hostile_app=black_hole, goal="< 60 s"),
+    Scenario("staging, app trickling 1 byte/s", STAGING, hostile_app=trickle, goal="< 60 s"),
 ]
 
 # Runs a command and prints the peak RSS (KiB) of its process tree: a fresh
@@ -86,9 +94,13 @@ def suite_env(sandbox: Sandbox | None) -> dict[str, str]:
 def run_once(sandbox: Sandbox, scenario: Scenario) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MiB) of the pytest process tree, exit code."""
     env = {**suite_env(None if scenario.own_sandbox else sandbox), **scenario.extra_env}
-    with tempfile.TemporaryDirectory() as reports:
+    with tempfile.TemporaryDirectory() as reports, contextlib.ExitStack() as stack:
+        target = []
+        if scenario.hostile_app is not None:
+            app = stack.enter_context(scenario.hostile_app())
+            target = [f"--target={target_with_app_at(app.url, Path(reports))}"]
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--reports-dir={reports}",
-                   *scenario.args]  # fmt: skip
+                   *target, *scenario.args]  # fmt: skip
         started = time.perf_counter()
         completed = subprocess.run(
             [sys.executable, "-c", _MEASURE, *command],

@@ -5,6 +5,9 @@
 - :func:`huge_body`: answers 200 with a body of ``size`` bytes, generated chunk by chunk as the
   client reads (never held in memory), stopping when the client goes away.
 
+:func:`target_with_app_at` writes the sandbox's inventory as a staging target whose app answers
+at such a server's URL (the database, Zoho and env file stay the sandbox's).
+
 Every server runs only inside its ``with`` block: leaving it closes the listening socket and
 every connection, and joins every thread. ``requests`` counts the connections it accepted.
 """
@@ -17,6 +20,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from fixtures.inventory import PROJECT_ROOT
 
 JOIN_SECONDS = 5.0
 CHUNK = 64 * 1024
@@ -129,3 +135,13 @@ def black_hole():
 def huge_body(size: int):
     """Every answer a 200 with a ``size``-byte body, generated as it is read."""
     return serve(_huge_body(size))
+
+
+def target_with_app_at(url: str, directory: Path) -> Path:
+    """The sandbox's inventory as a staging target named ``hostile`` whose app answers at ``url``."""
+    text = (PROJECT_ROOT / "targets" / "sandbox.toml").read_text(encoding="utf-8")
+    text = text.replace('name = "sandbox"\nkind = "sandbox"', 'name = "hostile"\nkind = "staging"')
+    text = text.replace('"${TSH_SANDBOX_BASE_URL}"', f'"{url}"')
+    path = directory / "hostile.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

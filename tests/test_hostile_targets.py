@@ -10,24 +10,14 @@ from __future__ import annotations
 
 import pytest
 from expected import APP_CHECKS, DEAD_LETTER_RATE, EVENTS_COMPLETE, HEALTH, ROUTES, delay
-from hostile_servers import black_hole, huge_body, trickle
+from hostile_servers import black_hole, huge_body, target_with_app_at, trickle
 from suite_runner import run_suite
 
-from fixtures.inventory import MIB, PROJECT_ROOT
+from fixtures.inventory import MIB
 
 RUN_BOUND_SECONDS = 60
 PEAK_RSS_BOUND_MIB = 300
 QUEUE_MEASURES = {EVENTS_COMPLETE, DEAD_LETTER_RATE, *map(delay, ROUTES)}
-
-
-def app_at(url: str, tmp_path):
-    """The sandbox's inventory as a staging target whose app answers at ``url``."""
-    text = (PROJECT_ROOT / "targets" / "sandbox.toml").read_text(encoding="utf-8")
-    text = text.replace('name = "sandbox"\nkind = "sandbox"', 'name = "hostile"\nkind = "staging"')
-    text = text.replace('"${TSH_SANDBOX_BASE_URL}"', f'"{url}"')
-    path = tmp_path / "hostile.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def outcomes(run) -> dict[str, tuple[str, str | None, str | None]]:
@@ -38,7 +28,7 @@ def outcomes(run) -> dict[str, tuple[str, str | None, str | None]]:
 def test_a_silent_app_fails_every_app_check_under_health_within_one_exchange(healthy_sandbox, tmp_path, server):
     with server() as app:
         run = run_suite(
-            healthy_sandbox, tmp_path / "reports", "-m", "staging", f"--target={app_at(app.url, tmp_path)}",
+            healthy_sandbox, tmp_path / "reports", "-m", "staging", f"--target={target_with_app_at(app.url, tmp_path)}",
             measure_rss=True,
         )  # fmt: skip
         accepted = app.accepted
@@ -63,7 +53,7 @@ def test_an_app_answering_200_mib_bodies_fails_its_checks_as_contract_within_the
 ):
     with huge_body(200 * MIB) as app:
         run = run_suite(
-            healthy_sandbox, tmp_path / "reports", "-m", "staging", f"--target={app_at(app.url, tmp_path)}",
+            healthy_sandbox, tmp_path / "reports", "-m", "staging", f"--target={target_with_app_at(app.url, tmp_path)}",
             measure_rss=True,
         )  # fmt: skip
     assert run.exit_code == 1, run.output
