@@ -253,7 +253,8 @@ class Healer:
         keeps what it did). A failing diagnostic step is recorded and the recipe
         goes on; after a failing fix step the rest of that recipe (for those
         parameters) is skipped. An interrupt records the step in flight as
-        ``interrupted``, lists the steps not reached, and is raised again.
+        ``interrupted`` and every step not reached as skipped (so the ledger
+        accounts for the whole plan), and is raised again.
         Hold :meth:`locked` around it.
         """
         results = [] if into is None else into
@@ -261,22 +262,33 @@ class Healer:
             results.extend((planned, StepResult("skipped", "dry run")) for planned in plan)
             return results
         failed_fixes: set[tuple[str, str]] = set()
-        for position, planned in enumerate(plan):
-            key = (planned.recipe_id, json.dumps(planned.params, sort_keys=True, default=str))
-            if planned.decision != "run":
-                result = StepResult("skipped", planned.reason)
-            elif key in failed_fixes:
-                result = StepResult("skipped", f"not run: an earlier step of {planned.recipe_id} failed")
-            else:
-                try:
+        in_flight: PlannedStep | None = None
+        try:
+            for planned in plan:
+                key = (planned.recipe_id, json.dumps(planned.params, sort_keys=True, default=str))
+                if planned.decision != "run":
+                    result = StepResult("skipped", planned.reason)
+                elif key in failed_fixes:
+                    result = StepResult("skipped", f"not run: an earlier step of {planned.recipe_id} failed")
+                else:
+                    in_flight = planned
                     result = self._run(planned)
-                except KeyboardInterrupt:
+                    in_flight = None
+                if result.status == "failed" and not planned.diagnostic:
+                    failed_fixes.add(key)
+                self._record(planned, result, results)
+        except KeyboardInterrupt:
+            # Wherever the signal landed (in a step, or between two), every step of the plan
+            # ends up recorded: the one in flight as interrupted, the rest as not reached.
+            recorded = {id(done) for done, _ in results}
+            for planned in plan:
+                if id(planned) in recorded:
+                    continue
+                if planned is in_flight:
                     self._record(planned, StepResult("interrupted", INTERRUPTED_STEP), results)
-                    results.extend((rest, StepResult("skipped", NOT_REACHED_STEP)) for rest in plan[position + 1 :])
-                    raise
-            if result.status == "failed" and not planned.diagnostic:
-                failed_fixes.add(key)
-            self._record(planned, result, results)
+                else:
+                    self._record(planned, StepResult("skipped", NOT_REACHED_STEP), results)
+            raise
         return results
 
     def record_refusal(self, plan: list[PlannedStep], reason: str) -> None:

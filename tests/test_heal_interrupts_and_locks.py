@@ -169,12 +169,15 @@ def test_sigterm_mid_heal_records_it_releases_the_lock_and_leaves_the_sandbox_cl
     assert "**the run was interrupted (SIGTERM or SIGINT)" in (reports_dir / "summary.md").read_text(encoding="utf-8")
     assert {f["healed"] for f in run.findings["failures"]} == {False}
     entries = ledger_records(ledger)
-    # The restart was in flight (recorded as interrupted) or had finished (the signal then
-    # stopped the verification re-run).
+    # Every planned step is accounted for: the restart was in flight (interrupted), had not
+    # started yet (not reached), or had finished (the signal then stopped the verification re-run).
     assert [(e["action"], e["result"]) for e in entries] in (
         [("sql", "ok"), ("service", "interrupted")],
+        [("sql", "ok"), ("service", "skipped")],
         [("sql", "ok"), ("service", "ok")],
     )
+    if entries[-1]["result"] == "skipped":
+        assert entries[-1]["detail"] == "not run: the heal was interrupted"
     assert all(f["heal_note"] in {"not verified: the run was interrupted"} for f in run.findings["failures"])
     with heal_lock(healthy_sandbox).held():  # the lock is free
         pass

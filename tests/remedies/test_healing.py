@@ -494,13 +494,40 @@ def test_an_interrupted_heal_records_the_step_in_flight_and_releases_the_lock(ma
         ("command say (entity=invoices)", "skipped", "not run: the heal was interrupted"),
     ]
     entries = [json.loads(line) for line in healer.ledger_path.read_text(encoding="utf-8").splitlines()]
+    # The ledger accounts for the whole plan.
     assert [(e["description"], e["result"]) for e in entries] == [
         ("http GET /health", "ok"),
         ("command leak", "interrupted"),
+        ("command fail", "skipped"),
+        ("command say (entity=invoices)", "skipped"),
     ]
     assert (failures[0].healed, failures[0].heal_note) == (False, "not verified: the run was interrupted")
     with make_healer().locked():  # the lock was released
         pass
+
+
+def test_a_signal_between_two_steps_leaves_no_step_unrecorded(make_healer, demo_catalog, monkeypatch):
+    monkeypatch.setattr(healing, "run_step", lambda step, *args: actions.StepResult("ok", "done"))
+    healer = make_healer()
+    record = healer._record
+
+    def signal_after_the_first_record(planned, result, results):
+        record(planned, result, results)
+        if len(results) == 1:
+            raise KeyboardInterrupt  # the signal lands after step 1 was recorded, before step 2 starts
+
+    monkeypatch.setattr(healer, "_record", signal_after_the_first_record)
+    failures = [Failure("suites/api/test_demo.py::test_demo[invoices]", kind="http_status", recipe="H91",
+                        params=INVOICES)]  # fmt: skip
+    outcome = heal_failures(failures, demo_catalog, healer, rerun=lambda ids: pytest.fail("re-ran"))
+    assert outcome.interrupted is True
+    entries = [json.loads(line) for line in healer.ledger_path.read_text(encoding="utf-8").splitlines()]
+    assert [(e["description"], e["result"], e["detail"]) for e in entries] == [
+        ("http GET /health", "ok", "done"),
+        ("command leak", "skipped", "not run: the heal was interrupted"),
+        ("command fail", "skipped", "not run: the heal was interrupted"),
+        ("command say (entity=invoices)", "skipped", "not run: the heal was interrupted"),
+    ]
 
 
 def test_an_interrupted_verification_ends_the_heal_unverified(make_healer, demo_catalog, monkeypatch):
