@@ -318,6 +318,11 @@ class Sandbox:
         }
 
     @property
+    def backups_dir(self) -> Path:
+        """Where the sandbox's pre-deploy dumps are (absolute): what the backup checks read, and faults change."""
+        return self._layout.backups_dir
+
+    @property
     def _maintenance_url(self) -> str:
         return database_url(self._state.postgres_port, self._secrets.db_password, "postgres")
 
