@@ -126,3 +126,30 @@ def test_production_heals_a_missing_backup_only_when_approved_and_the_new_dump_r
     assert backup_step["description"] == f"command backup_database (stamp={dump.removeprefix('pre_deploy_')[:-5]})"
     assert scratch_databases(healthy_sandbox) == []
     assert table_fingerprints(healthy_sandbox) == before
+
+
+def test_without_a_scratch_database_the_restore_is_skipped_and_a_plain_dump_needs_its_completion_marker(
+    production, healthy_sandbox, tmp_path
+):
+    text = (TARGETS_DIR / "production.toml").read_text(encoding="utf-8")
+    scratch = 'scratch_url = "${PRODUCTION_BACKUP_SCRATCH_DB_URL:-}"'
+    assert text.count(scratch) == 1
+    target = tmp_path / "production-no-scratch.toml"
+    target.write_text(text.replace(scratch, 'scratch_url = ""'), encoding="utf-8")
+    [dump] = dump_names(healthy_sandbox)
+    run = production(BACKUPS, "-rs", target=str(target))
+    assert run.exit_code == 0, run.output
+    assert re.search(
+        rf"SKIPPED \[1\] {BACKUPS}:\d+: pg_restore --list reads \d+ entries of {dump}; "
+        r"not restored: no scratch database configured \(\[backup\] scratch_url\)",
+        run.output,
+    ), run.output
+
+    plain = healthy_sandbox.backups_dir / dump.replace(".dump", ".sql")
+    plain.write_text("-- PostgreSQL database dump\n\nCREATE TABLE cut_off (id integer);\n", encoding="utf-8")
+    run = production(BACKUPS)
+    assert run.outcomes() == {RESTORES: ("contract", "H29", None)}
+    assert run.evidence(RESTORES) == {"dump": plain.name, "size_bytes": plain.stat().st_size}
+    with plain.open("a", encoding="utf-8") as stream:
+        stream.write("\n--\n-- PostgreSQL database dump complete\n--\n\n")
+    assert production(BACKUPS).exit_code == 0
