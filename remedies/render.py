@@ -9,7 +9,9 @@ section and the healing plan — renders it here, from one context:
   ``{kind}`` and ``{evidence}`` (a one-line summary of its evidence),
 - target facts: ``{target}``, ``{base_url}`` and ``{tds_entity}`` (the TDS
   entity of the failed webhook route) and ``{endpoint_path}`` (the path of the failed
-  named API endpoint), when the target is known.
+  named API endpoint), when the target is known;
+- ``{utc_stamp}``: the time of rendering, UTC, as ``YYYYmmdd_HHMMSS`` -- the name
+  stamp of a file a step makes (``pre_deploy_{utc_stamp}.dump``).
 
 The failure's own values win over target facts. Steps are described by one
 describer, :func:`describe_step`, the same text the healing plan and ledger use.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from fixtures.inventory import Inventory
@@ -27,6 +30,7 @@ from remedies.actions import is_local_host, row_limit
 from remedies.catalog import Catalog, CommandStep, HttpStep, ManualStep, Recipe, ServiceStep, SqlStep, Step, render
 
 EVIDENCE_SUMMARY_CHARS = 240
+UTC_STAMP_FORMAT = "%Y%m%d_%H%M%S"
 RISK_NOTE = {"safe": "safe", "guarded": "guarded: needs --heal-approve", "destructive": "destructive: never run"}
 # Evidence keys that decide a diagnosis, shown first in the summary.
 _DECISIVE_KEYS = ("status", "error_codes", "error", "count", "actual", "limit", "missing_in_erp", "missing_in_zoho")
@@ -89,8 +93,9 @@ def failure_fields(failure: FailureLike) -> dict[str, Any]:
 def context_for(
     inventory: Inventory | None, params: Mapping[str, Any], fields: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The one rendering context: target facts, then the failure's fields, then the failed test's parameters."""
-    return {**target_facts(inventory, params), **(fields or {}), **params}
+    """The one rendering context: target facts and the time, then the failure's fields, then the test's parameters."""
+    stamp = datetime.now(UTC).strftime(UTC_STAMP_FORMAT)
+    return {**target_facts(inventory, params), "utc_stamp": stamp, **(fields or {}), **params}
 
 
 def evidence_summary(evidence: Mapping[str, Any], limit: int = EVIDENCE_SUMMARY_CHARS) -> str:

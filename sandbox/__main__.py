@@ -110,6 +110,12 @@ def reset(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def backup(arguments: argparse.Namespace) -> int:
+    path = _attach(arguments).back_up(arguments.stamp)
+    print(f"database dumped to {path} ({path.stat().st_size} bytes, pg_dump -Fc)")
+    return 0
+
+
 def zoho_resync(arguments: argparse.Namespace) -> int:
     from .state import HomeLayout
     from .zoho.app import load_credentials
@@ -172,6 +178,14 @@ def _parser() -> argparse.ArgumentParser:
         parents=[location],
         help="Clear every fault, start every service and restore the database from its template",
     ).set_defaults(run=reset)
+
+    backup_command = commands.add_parser(
+        "backup", parents=[location], help="Dump the database (pg_dump -Fc) into the backups directory"
+    )
+    backup_command.add_argument(
+        "--stamp", metavar="YYYYmmdd_HHMMSS", help="UTC time in the name pre_deploy_<stamp>.dump (default: now)"
+    )
+    backup_command.set_defaults(run=backup)
 
     resync_command = commands.add_parser(
         "zoho-resync", parents=[location], help="Copy the records Zoho holds and the ERP lacks into the ERP"

@@ -8,6 +8,8 @@ A sandbox lives in a home directory::
     faults.json    flag faults in effect (read by the app)
     app.env        application settings the configuration checks read (mode 0600; reset restores it)
     alembic/       the sandbox's copy of the alembic script directory the database is migrated with
+    backups/       pre-deploy dumps (pre_deploy_<UTC stamp>.dump); start and reset leave one fresh dump there
+    pristine.dump  pg_dump -Fc of the database as built, the dump start and reset lay out
     source/        git checkout of sandbox/sample_source, for the code and build gates
     logs/          one log per service: postgres.log, app.log, worker.log, zoho.log
     pgdata/        the cluster (elsewhere when the postgres user cannot reach home)
@@ -33,10 +35,12 @@ import psycopg
 from filelock import FileLock
 
 from . import migrations
+from .backups import back_up, lay_out_backups
 from .errors import SandboxError
 from .facts import LOOPBACK, PACKAGE_NAME, PROJECT_ROOT
 from .faults import FaultStore, active_faults, parse_fault, undo_faults
 from .postgres import (
+    SERVER_BINARIES,
     Cluster,
     accepts_connections,
     create_erp_database,
@@ -306,8 +310,21 @@ class Sandbox:
             "TSH_SANDBOX_SOURCE_DIR": str(self._layout.source_dir),
             "TSH_SANDBOX_MIGRATIONS_DIR": str(self.migrations_dir),
             "TSH_SANDBOX_API_TOKEN": api_token(self._secrets.db_password),
+            "TSH_SANDBOX_BACKUP_DIR": str(self._layout.backups_dir),
+            # The cluster's maintenance database: where a backup check may create and drop a scratch database.
+            "TSH_SANDBOX_SCRATCH_DB_URL": self._maintenance_url,
+            "TSH_SANDBOX_PG_BIN": str(SERVER_BINARIES),
             **self._zoho_env(),
         }
+
+    @property
+    def backups_dir(self) -> Path:
+        """Where the sandbox's pre-deploy dumps are (absolute): what the backup checks read, and faults change."""
+        return self._layout.backups_dir
+
+    @property
+    def _maintenance_url(self) -> str:
+        return database_url(self._state.postgres_port, self._secrets.db_password, "postgres")
 
     @property
     def migrations_dir(self) -> Path:
@@ -372,6 +389,14 @@ class Sandbox:
         """Write the env file with every setting as the sandbox was started with it."""
         write_env_file(self._layout.env_file, env_values(self._secrets.db_password, self.db_url))
 
+    def restore_backups(self) -> None:
+        """Leave one fresh dump of the database as reset restores it in the backups directory, and nothing else."""
+        lay_out_backups(self._layout, self.db_url)
+
+    def back_up(self, stamp: str | None = None) -> Path:
+        """Dump the database as it is now into the backups directory (``stamp``: YYYYmmdd_HHMMSS, UTC)."""
+        return back_up(self._layout, self.db_url, stamp)
+
     def faults(self) -> list[str]:
         """Faults in effect: recorded flag faults, and service-down faults whose service is stopped."""
         return active_faults(self)
@@ -382,7 +407,8 @@ class Sandbox:
         Flag faults are cleared, the env file and the migrations are restored,
         every stopped service is started, the database is restored from its
         template (queue rows, resync timestamps, copied rows, revisions and
-        renamed tables go with it) and the Zoho simulator reloads from it.
+        renamed tables go with it), the Zoho simulator reloads from it and the
+        backups directory holds one fresh dump of it again.
         """
         self.clear_faults()
         self.restore_env_file()
@@ -393,6 +419,7 @@ class Sandbox:
                 self._start_service(service)
                 if service.reset is not None:
                     service.reset(self)
+        self.restore_backups()
 
     # -- internals ----------------------------------------------------------
 
@@ -437,12 +464,13 @@ class Sandbox:
         return sandbox
 
     def _build_database(self) -> None:
-        """Create tsh_erp, migrate it to the head with alembic, seed it and save it as the template."""
+        """Create tsh_erp, migrate it to the head with alembic, seed it, save it as the template and dump it."""
         port, password = self._state.postgres_port, self._secrets.db_password
         create_erp_database(port, password)
         migrations.upgrade(self.db_url, self.migrations_dir)
         load_seed(self.db_url)
         save_template(port, password)
+        self.restore_backups()
 
     def _boot(self) -> None:
         """Start every service of the table, together where none waits for another's first-start step."""

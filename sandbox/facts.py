@@ -25,6 +25,8 @@ DATABASE_NAME = "tsh_erp"
 # The database as an owned start leaves it (schema, seed, head revision); reset restores DATABASE_NAME from it.
 TEMPLATE_DATABASE_NAME = f"{DATABASE_NAME}_template"
 DATABASE_ROLE = "tsh_app"
+# How many pre-deploy dumps the sandbox keeps (targets/sandbox.toml [backup] max_kept, the pipeline's "newest 10").
+BACKUPS_KEPT = 10
 
 # -- the ERP app's webhook routes and the TDS entities they feed ---------------
 

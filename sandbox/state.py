@@ -59,6 +59,16 @@ class HomeLayout:
         return self.home / "alembic"
 
     @property
+    def backups_dir(self) -> Path:
+        """The pre-deploy dumps (``pre_deploy_<UTC stamp>.dump``), as a deploy's backup step leaves them."""
+        return self.home / "backups"
+
+    @property
+    def pristine_dump(self) -> Path:
+        """``pg_dump -Fc`` of the database as built: what start and reset lay out in ``backups_dir``."""
+        return self.home / "pristine.dump"
+
+    @property
     def lock_file(self) -> Path:
         return self.home / "sandbox.lock"
 

@@ -6,6 +6,8 @@ import os
 import uuid
 
 import pytest
+from expected import TDS_ENTITY
+from production_stage import SETTLED_TRAFFIC_SQL, production_env, run_sql
 from suite_runner import DB_PASSWORD, WEBHOOK_KEY, SuiteRun, run_suite
 
 from sandbox import Sandbox, default_home
@@ -46,3 +48,22 @@ def suite(healthy_sandbox, tmp_path):
         return run_suite(healthy_sandbox, tmp_path / f"run{next(counter)}", *args)
 
     return run
+
+
+@pytest.fixture
+def production(healthy_sandbox, tmp_path):
+    """``production(*args, target=...)`` runs the whole production stage against the sandbox as production.
+
+    ``target`` is ``production`` (the shipped inventory) or the path of a variant of it.
+    The sandbox gets a day's settled traffic first, and is reset after.
+    """
+    run_sql(healthy_sandbox, SETTLED_TRAFFIC_SQL, {"entities": sorted(set(TDS_ENTITY.values()))})
+    env = production_env(healthy_sandbox, tmp_path)
+    counter = iter(range(100))
+
+    def run(*args: str, target: str = "production") -> SuiteRun:
+        reports = tmp_path / f"run{next(counter)}"
+        return run_suite(healthy_sandbox, reports, "-m", "production", f"--target={target}", *args, env=env)
+
+    yield run
+    healthy_sandbox.reset()

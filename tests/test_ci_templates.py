@@ -59,6 +59,7 @@ LEFT_TO_DEFAULT = {
     "production": {
         "PRODUCTION_BASE_URL": "https://erp.tsh.sale is the production app; pass it to check another URL",
         "PRODUCTION_DEPLOY_DIR": "/opt/tsh-erp is where the deploy workflow deploys (DEPLOY_PATH)",
+        "PRODUCTION_BACKUP_DIR": "/opt/backups/auto is where the pipeline writes pre_deploy_ dumps (CATALOG 3.8)",
         "ZOHO_ACCOUNTS_URL": "Zoho's US data centre, where TSH's organization is",
         "ZOHO_BOOKS_API_URL": "Zoho's US data centre",
         "ZOHO_INVENTORY_API_URL": "Zoho's US data centre",

@@ -46,14 +46,17 @@ class FaultTarget(FaultView, Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class FaultKind(ABC):
-    """A named fault; ``arguments`` lists the values its argument may take (empty: none)."""
+    """A named fault; ``arguments`` lists the values its argument may take (empty: none, or free-form)."""
 
     name: str
     summary: str
     arguments: tuple[str, ...] = ()
+    argument_usage: str = ""  # how a free-form argument reads in the usage (``<count>``, ``<table>``)
 
     @property
     def usage(self) -> str:
+        if self.argument_usage:
+            return f"{self.name}:{self.argument_usage}"
         return f"{self.name}:<entity>" if self.arguments else self.name
 
     def check_argument(self, argument: str | None) -> None:

@@ -51,12 +51,6 @@ def check_row_count(name: str, argument: str | None, maximum: int) -> None:
 class DataFault(FaultKind):
     """Changes the sandbox database (or its migrations); reset takes the change back."""
 
-    argument_usage: str = ""
-
-    @property
-    def usage(self) -> str:
-        return f"{self.name}:{self.argument_usage}" if self.argument_usage else self.name
-
 
 @dataclass(frozen=True, kw_only=True)
 class QueueRowsFault(DataFault):

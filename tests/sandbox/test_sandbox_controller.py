@@ -18,6 +18,7 @@ import sandbox.postgres
 from sandbox import FAULT_NAMES, Sandbox, SandboxError
 from sandbox.controller import runtime_root
 from sandbox.facts import WEBHOOK_ROUTES
+from sandbox.postgres import SERVER_BINARIES
 from sandbox.provision import api_token
 
 
@@ -36,6 +37,9 @@ def test_start_publishes_addresses_and_keeps_secrets_private(sandbox: Sandbox, d
         "TSH_SANDBOX_SOURCE_DIR": str(sandbox.home / "source"),
         "TSH_SANDBOX_MIGRATIONS_DIR": str(sandbox.home / "alembic"),
         "TSH_SANDBOX_API_TOKEN": api_token(db_password),
+        "TSH_SANDBOX_BACKUP_DIR": str(sandbox.home / "backups"),
+        "TSH_SANDBOX_SCRATCH_DB_URL": f"postgresql://tsh_app:{db_password}@127.0.0.1:{port}/postgres",
+        "TSH_SANDBOX_PG_BIN": str(SERVER_BINARIES),
         "TSH_SANDBOX_PYTHON": sys.executable,
         "TSH_SANDBOX_ZOHO_URL": sandbox.zoho_url,
         "TSH_SANDBOX_ZOHO_CLIENT_ID": zoho["client_id"],

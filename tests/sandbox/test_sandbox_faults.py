@@ -49,6 +49,10 @@ def test_fault_names_are_the_documented_set() -> None:
         "duplicate-emails",
         "duplicate-skus",
         "orphan-invoices",
+        "backup-missing",
+        "backup-stale",
+        "backup-corrupt",
+        "backup-too-many",
     )
 
 
