@@ -5,7 +5,7 @@ alembic writes them) are what alembic reads; this module is the sandbox's
 handle on them. A sandbox copies the directory into its home at start
 (:func:`install`) and runs that copy with alembic's command API, on its own
 database (the psycopg 3 dialect, ``postgresql+psycopg://``): faults that change
-the migrations (``migration-heads``) change only the copy.
+the migrations (``migration-heads``, ``destructive-migration``) change only the copy.
 
 alembic and SQLAlchemy are imported inside the functions, so the app and the
 worker, which import the fault registry, do not pay for them.
