@@ -6,6 +6,8 @@ import os
 import uuid
 
 import pytest
+from expected import TDS_ENTITY
+from production_stage import SETTLED_TRAFFIC_SQL, production_env, run_sql
 from suite_runner import DB_PASSWORD, WEBHOOK_KEY, SuiteRun, run_suite
 
 from sandbox import Sandbox, default_home
@@ -46,3 +48,18 @@ def suite(healthy_sandbox, tmp_path):
         return run_suite(healthy_sandbox, tmp_path / f"run{next(counter)}", *args)
 
     return run
+
+
+@pytest.fixture
+def production(healthy_sandbox, tmp_path):
+    """``production(*args)`` runs the whole production stage against the sandbox; the sandbox is reset after."""
+    run_sql(healthy_sandbox, SETTLED_TRAFFIC_SQL, {"entities": sorted(set(TDS_ENTITY.values()))})
+    env = production_env(healthy_sandbox, tmp_path)
+    counter = iter(range(100))
+
+    def run(*args: str):
+        reports = tmp_path / f"run{next(counter)}"
+        return run_suite(healthy_sandbox, reports, "-m", "production", "--target", "production", *args, env=env)
+
+    yield run
+    healthy_sandbox.reset()

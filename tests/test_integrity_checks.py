@@ -1,10 +1,7 @@
 """The data-integrity checks in the whole production stage, run against the sandbox as production.
 
 The shipped ``targets/production.toml`` runs unchanged, its variables pointed at
-the sandbox (database, app, Zoho simulator, env file, migrations), so every
-production rule holds: read-only sessions, no probe, no step without approval.
-A production database has a day of real traffic, which the production stage's
-queue measures read; the sandbox gets one settled event per TDS entity. Each
+the sandbox, with a day of settled traffic (``tests/production_stage.py``). Each
 integrity fault fails exactly its rule's check in the whole stage, with kind
 ``integrity``, recipe H25 and the broken rows' ids, and nothing the run does
 changes a row of the database.
@@ -12,11 +9,11 @@ changes a row of the database.
 
 from __future__ import annotations
 
-import psycopg
 import pytest
-from expected import TDS_ENTITY, schema
+from expected import schema
+from production_stage import passed, run_sql
 from psycopg import sql
-from suite_runner import assert_no_secret_in, run_suite, suite_env
+from suite_runner import assert_no_secret_in
 
 from remedies.catalog import load_sql_library
 
@@ -34,79 +31,11 @@ def rule_check(rule: str) -> str:
     return f"{INTEGRITY}::test_data_integrity_rule_holds[{rule}]"
 
 
-def production_env(sandbox, tmp_path) -> dict[str, str]:
-    """The variables of targets/production.toml, pointed at the sandbox."""
-    env = suite_env(sandbox)
-    deploy_dir = tmp_path / "deploy"
-    deploy_dir.mkdir()
-    (deploy_dir / ".env.production").symlink_to(env["TSH_SANDBOX_ENV_FILE"])
-    zoho = env["TSH_SANDBOX_ZOHO_URL"]
-    return {
-        **env,
-        "PRODUCTION_BASE_URL": env["TSH_SANDBOX_BASE_URL"],
-        "PRODUCTION_DB_URL": env["TSH_SANDBOX_DB_URL"],
-        "PRODUCTION_SSH_HOST": "local://",
-        "PRODUCTION_DEPLOY_DIR": str(deploy_dir),
-        "PRODUCTION_API_TOKEN": env["TSH_SANDBOX_API_TOKEN"],
-        "WEBHOOK_API_KEY": env["TSH_SANDBOX_WEBHOOK_KEY"],
-        "TSH_ERP_ALEMBIC_VERSIONS": env["TSH_SANDBOX_MIGRATIONS_DIR"],
-        "ZOHO_ACCOUNTS_URL": zoho,
-        "ZOHO_BOOKS_API_URL": f"{zoho}/books/v3",
-        "ZOHO_INVENTORY_API_URL": f"{zoho}/inventory/v1",
-        "ZOHO_CLIENT_ID": env["TSH_SANDBOX_ZOHO_CLIENT_ID"],
-        "ZOHO_CLIENT_SECRET": env["TSH_SANDBOX_ZOHO_CLIENT_SECRET"],
-        "ZOHO_REFRESH_TOKEN": env["TSH_SANDBOX_ZOHO_REFRESH_TOKEN"],
-        "ZOHO_ORGANIZATION_ID": env["TSH_SANDBOX_ZOHO_ORGANIZATION_ID"],
-    }
-
-
-# One settled event per TDS entity an hour ago, completed in 2 s: real traffic, not probes.
-SETTLED_TRAFFIC_SQL = """
-WITH events AS (
-    INSERT INTO tds_inbox_events (source_type, entity_type, source_entity_id, raw_payload, received_at, moved_to_queue)
-    SELECT 'zoho', entity::tds_entity_type, 'sandbox-traffic-' || entity, '{}', now() - interval '1 hour', true
-    FROM unnest(%(entities)s::text[]) AS entity
-    RETURNING id, entity_type, source_entity_id, received_at
-)
-INSERT INTO tds_sync_queue (inbox_event_id, entity_type, source_entity_id, operation_type, validated_payload,
-                            status, attempt_count, created_at, started_at, completed_at)
-SELECT id, entity_type, source_entity_id, 'update', '{}', 'completed', 1,
-       received_at, received_at, received_at + interval '2 seconds'
-FROM events
-"""
-
-
-def run_sql(sandbox, statement: str | sql.Composed, params: dict | None = None, *, options: str = "") -> list[tuple]:
-    with psycopg.connect(sandbox.db_url, connect_timeout=5, autocommit=True, options=options) as db:
-        cursor = db.execute(statement, params)
-        return cursor.fetchall() if cursor.description else []
-
-
 def table_fingerprints(sandbox) -> dict[str, str]:
     """table -> md5 of all its rows: any insert, update or delete changes it."""
     tables = run_sql(sandbox, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
     fingerprint = sql.SQL("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} AS t")
     return {name: run_sql(sandbox, fingerprint.format(sql.Identifier(name)))[0][0] for (name,) in tables}
-
-
-@pytest.fixture
-def production(healthy_sandbox, tmp_path):
-    """``production(*args)`` runs the whole production stage against the sandbox; the sandbox is reset after."""
-    run_sql(healthy_sandbox, SETTLED_TRAFFIC_SQL, {"entities": sorted(set(TDS_ENTITY.values()))})
-    env = production_env(healthy_sandbox, tmp_path)
-    counter = iter(range(100))
-
-    def run(*args: str):
-        reports = tmp_path / f"run{next(counter)}"
-        return run_suite(healthy_sandbox, reports, "-m", "production", "--target", "production", *args, env=env)
-
-    yield run
-    healthy_sandbox.reset()
-
-
-def passed(run) -> set[str]:
-    """Node ids the run reports as passed (``-rA``)."""
-    return {line.split()[1] for line in run.output.splitlines() if line.startswith("PASSED ")}
 
 
 def test_healthy_sandbox_passes_the_whole_production_stage_and_nothing_is_written(production, healthy_sandbox):

@@ -98,9 +98,9 @@ class MigrationBehindFault(DataFault):
         migrations.downgrade(target.db_url, HomeLayout(target.home).migrations_dir, "-1")
 
     def active_specs(self, target: FaultView) -> list[str]:
+        # Below the packaged head: a revision added to the home copy (destructive-migration) is not this fault.
         current = migrations.database_revisions(target.db_url)
-        heads = migrations.heads(HomeLayout(target.home).migrations_dir)
-        return [self.name] if not current or not set(current) <= set(heads) else []
+        return [self.name] if not current or set(current) <= migrations.revisions_below_head() else []
 
 
 # The revision migration-heads adds: a second child of the head's parent, as a parallel branch would be.

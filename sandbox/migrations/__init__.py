@@ -81,6 +81,13 @@ def previous_revision(directory: Path = SCRIPT_DIR) -> str:
     return down
 
 
+def revisions_below_head(directory: Path = SCRIPT_DIR) -> set[str]:
+    """Every revision the single head of ``directory`` descends from (not the head itself)."""
+    top = head(directory)
+    walked = _alembic(lambda: list(script_directory(directory).walk_revisions(head=top)))
+    return {revision.revision for revision in walked} - {top}
+
+
 def database_revisions(db_url: str) -> list[str]:
     """The revisions alembic_version records (empty without the table or a row)."""
     try:

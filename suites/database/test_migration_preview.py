@@ -80,7 +80,7 @@ def test_pending_migrations_are_not_destructive(inventory, report_file):
             database_revision=database_revision,
             head=head,
             pending_revisions=pending.revisions,
-            statements=len(_migration_statements(pending)),
+            statements=len(_changes(pending)),
             destructive=[_described(statement, pending) for statement in unacknowledged],
             preview=PREVIEW_REPORT,
         )
@@ -103,9 +103,9 @@ def _column_type(db: psycopg.Connection, table: TableName, column: str) -> str |
     return row["type"] if row else None
 
 
-def _migration_statements(pending: PendingUpgrade) -> list:
-    """The statements the revisions run (BEGIN and COMMIT are alembic's, not theirs)."""
-    return [statement for statement in pending.statements if statement.label is not None]
+def _changes(pending: PendingUpgrade) -> list:
+    """The statements the revisions run (BEGIN and COMMIT are alembic's framing, not theirs)."""
+    return [statement for statement in pending.statements if not statement.controls_the_transaction]
 
 
 def _described(statement: DestructiveStatement, pending: PendingUpgrade) -> dict[str, str | None]:
@@ -125,7 +125,7 @@ def _preview(
     lines = [
         *header,
         f"-- {pending.command}: rendered offline from the deployed revisions; nothing was run.",
-        f"-- {len(_migration_statements(pending))} statements in {len(pending.revisions)} pending revisions:",
+        f"-- pending revisions: {len(pending.revisions)}, their statements: {len(_changes(pending))}",
         *(f"--   {revision} ({pending.files[revision]})" for revision in pending.revisions),
     ]
     for statement in found:

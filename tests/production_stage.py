@@ -1,0 +1,69 @@
+"""The whole production stage against the sandbox as production: the shipped inventory, its variables pointed at it.
+
+``targets/production.toml`` runs unchanged, its variables pointed at the
+sandbox (database, app, Zoho simulator, env file, migrations), so every
+production rule holds: read-only sessions, no probe, no step without approval.
+A production database has a day of real traffic, which the production stage's
+queue measures read; the sandbox gets one settled event per TDS entity
+(``SETTLED_TRAFFIC_SQL``). The ``production`` fixture of ``tests/conftest.py``
+runs it.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+from suite_runner import suite_env
+
+
+def production_env(sandbox, tmp_path) -> dict[str, str]:
+    """The variables of targets/production.toml, pointed at the sandbox."""
+    env = suite_env(sandbox)
+    deploy_dir = tmp_path / "deploy"
+    deploy_dir.mkdir()
+    (deploy_dir / ".env.production").symlink_to(env["TSH_SANDBOX_ENV_FILE"])
+    zoho = env["TSH_SANDBOX_ZOHO_URL"]
+    return {
+        **env,
+        "PRODUCTION_BASE_URL": env["TSH_SANDBOX_BASE_URL"],
+        "PRODUCTION_DB_URL": env["TSH_SANDBOX_DB_URL"],
+        "PRODUCTION_SSH_HOST": "local://",
+        "PRODUCTION_DEPLOY_DIR": str(deploy_dir),
+        "PRODUCTION_API_TOKEN": env["TSH_SANDBOX_API_TOKEN"],
+        "WEBHOOK_API_KEY": env["TSH_SANDBOX_WEBHOOK_KEY"],
+        "TSH_ERP_ALEMBIC_VERSIONS": env["TSH_SANDBOX_MIGRATIONS_DIR"],
+        "ZOHO_ACCOUNTS_URL": zoho,
+        "ZOHO_BOOKS_API_URL": f"{zoho}/books/v3",
+        "ZOHO_INVENTORY_API_URL": f"{zoho}/inventory/v1",
+        "ZOHO_CLIENT_ID": env["TSH_SANDBOX_ZOHO_CLIENT_ID"],
+        "ZOHO_CLIENT_SECRET": env["TSH_SANDBOX_ZOHO_CLIENT_SECRET"],
+        "ZOHO_REFRESH_TOKEN": env["TSH_SANDBOX_ZOHO_REFRESH_TOKEN"],
+        "ZOHO_ORGANIZATION_ID": env["TSH_SANDBOX_ZOHO_ORGANIZATION_ID"],
+    }
+
+
+# One settled event per TDS entity an hour ago, completed in 2 s: real traffic, not probes.
+SETTLED_TRAFFIC_SQL = """
+WITH events AS (
+    INSERT INTO tds_inbox_events (source_type, entity_type, source_entity_id, raw_payload, received_at, moved_to_queue)
+    SELECT 'zoho', entity::tds_entity_type, 'sandbox-traffic-' || entity, '{}', now() - interval '1 hour', true
+    FROM unnest(%(entities)s::text[]) AS entity
+    RETURNING id, entity_type, source_entity_id, received_at
+)
+INSERT INTO tds_sync_queue (inbox_event_id, entity_type, source_entity_id, operation_type, validated_payload,
+                            status, attempt_count, created_at, started_at, completed_at)
+SELECT id, entity_type, source_entity_id, 'update', '{}', 'completed', 1,
+       received_at, received_at, received_at + interval '2 seconds'
+FROM events
+"""
+
+
+def run_sql(sandbox, statement: str | sql.Composed, params: dict | None = None, *, options: str = "") -> list[tuple]:
+    with psycopg.connect(sandbox.db_url, connect_timeout=5, autocommit=True, options=options) as db:
+        cursor = db.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def passed(run) -> set[str]:
+    """Node ids the run reports as passed (``-rA``)."""
+    return {line.split()[1] for line in run.output.splitlines() if line.startswith("PASSED ")}
