@@ -31,10 +31,10 @@ from .base import LOCK_TIMEOUT_SECONDS, Fault, FaultKind, FaultStore, FaultTarge
 from .data import (
     FAULT_ROW_PREFIX,
     HIDDEN_SUFFIX,
+    AddedRevisionFault,
     DataFault,
     HiddenObjectFault,
     MigrationBehindFault,
-    MigrationHeadsFault,
     QueueRowsFault,
 )
 from .endpoint import EndpointFault
@@ -48,6 +48,7 @@ __all__ = [
     "FAULT_ROW_PREFIX",
     "HIDDEN_SUFFIX",
     "LOCK_TIMEOUT_SECONDS",
+    "AddedRevisionFault",
     "DataFault",
     "EndpointFault",
     "EnvFileFault",
@@ -59,7 +60,6 @@ __all__ = [
     "FlagFault",
     "HiddenObjectFault",
     "MigrationBehindFault",
-    "MigrationHeadsFault",
     "QueueRowsFault",
     "ServiceDownFault",
     "ZohoFault",

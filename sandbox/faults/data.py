@@ -1,9 +1,11 @@
 """Data faults on the sandbox database and its migrations: queue rows (dead letters, stuck, backlog),
-migration drift (the database behind, or the migrations with two heads), lost tables and columns.
+migration drift (the database behind, the migrations with two heads or with a destructive new head), lost
+tables and columns.
 
 The sandbox's reset restores the database from its template, which takes back
-every change these faults make to it; ``migration-heads`` changes the
-sandbox's copy of the migrations instead and undoes that itself.
+every change these faults make to it; ``migration-heads`` and
+``destructive-migration`` change the sandbox's copy of the migrations instead
+and undo that themselves.
 """
 
 from __future__ import annotations
@@ -90,38 +92,46 @@ class MigrationBehindFault(DataFault):
         migrations.downgrade(target.db_url, HomeLayout(target.home).migrations_dir, "-1")
 
     def active_specs(self, target: FaultView) -> list[str]:
+        # Below the packaged head: a revision added to the home copy (destructive-migration) is not this fault.
         current = migrations.database_revisions(target.db_url)
-        heads = migrations.heads(HomeLayout(target.home).migrations_dir)
-        return [self.name] if not current or not set(current) <= set(heads) else []
+        return [self.name] if not current or set(current) <= migrations.revisions_below_head() else []
 
 
 # The revision migration-heads adds: a second child of the head's parent, as a parallel branch would be.
 BRANCH_REVISION = "b7c8d9e0f1a2"
 BRANCH_MESSAGE = "sales order status index"
+# The revision destructive-migration adds: a new head that drops a column the deployed database still has.
+DESTRUCTIVE_REVISION = "c9d8e7f6a5b4"
+DESTRUCTIVE_MESSAGE = "drop customer phone"
 
 
 @dataclass(frozen=True, kw_only=True)
-class MigrationHeadsFault(DataFault):
-    """A revision spliced onto the head's parent (``alembic revision --head <parent> --splice``): two heads.
+class AddedRevisionFault(DataFault):
+    """A revision file written into the sandbox's copy of the migrations (``home/alembic/versions``).
 
-    The new revision file goes into the sandbox's copy of the migrations
-    (``home/alembic/versions``); the database stays at the old head, and
-    ``alembic upgrade head`` refuses to choose between the two. Undone by
-    removing the file.
+    The database stays where it is; the file is what changes, as a deploy
+    bringing new revisions does. Undone by removing the file (and its
+    compiled module).
     """
+
+    revision: str
+    message: str
+    upgrades: str
+    downgrades: str
+    on_parent_of_head: bool  # True: beside the head (a second head); False: on top of it (the new head)
 
     def apply(self, target: FaultTarget, fault: Fault) -> None:
         directory = HomeLayout(target.home).migrations_dir
         if self._files(directory):
             return
-        parent = migrations.previous_revision(directory)
+        parent = migrations.previous_revision(directory) if self.on_parent_of_head else migrations.head(directory)
         migrations.add_revision(
             directory,
-            rev_id=BRANCH_REVISION,
+            rev_id=self.revision,
             parent=parent,
-            message=BRANCH_MESSAGE,
-            upgrades='op.create_index("ix_sales_orders_status", "sales_orders", ["status"])',
-            downgrades='op.drop_index("ix_sales_orders_status", table_name="sales_orders")',
+            message=self.message,
+            upgrades=self.upgrades,
+            downgrades=self.downgrades,
         )
 
     def active_specs(self, target: FaultView) -> list[str]:
@@ -129,15 +139,13 @@ class MigrationHeadsFault(DataFault):
 
     def undo(self, target: FaultView) -> None:
         directory = HomeLayout(target.home).migrations_dir
-        found = self._files(directory)
-        for path in found:
+        for path in self._files(directory):
             path.unlink()
-        for cached in (directory / "versions" / "__pycache__").glob(f"{BRANCH_REVISION}_*"):
+        for cached in (directory / "versions" / "__pycache__").glob(f"{self.revision}_*"):
             cached.unlink()
 
-    @staticmethod
-    def _files(directory) -> list:
-        return sorted((directory / "versions").glob(f"{BRANCH_REVISION}_*.py"))
+    def _files(self, directory) -> list:
+        return sorted((directory / "versions").glob(f"{self.revision}_*.py"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,8 +241,25 @@ KINDS = (
         stop_worker=True,
     ),
     MigrationBehindFault(name="migration-behind", summary="alembic downgrade -1: the database is one revision behind"),
-    MigrationHeadsFault(
-        name="migration-heads", summary="the migrations get a second head (a revision spliced onto the head's parent)"
+    # alembic revision --head <parent> --splice: two heads, and alembic upgrade head refuses to choose.
+    AddedRevisionFault(
+        name="migration-heads",
+        summary="the migrations get a second head (a revision spliced onto the head's parent)",
+        revision=BRANCH_REVISION,
+        message=BRANCH_MESSAGE,
+        upgrades='op.create_index("ix_sales_orders_status", "sales_orders", ["status"])',
+        downgrades='op.drop_index("ix_sales_orders_status", table_name="sales_orders")',
+        on_parent_of_head=True,
+    ),
+    # A deploy whose new head drops a column: the database is behind, and the pending upgrade destroys data.
+    AddedRevisionFault(
+        name="destructive-migration",
+        summary="the migrations get a new head that drops customers.phone; the database stays at the old head",
+        revision=DESTRUCTIVE_REVISION,
+        message=DESTRUCTIVE_MESSAGE,
+        upgrades='op.drop_column("customers", "phone")',
+        downgrades='op.add_column("customers", sa.Column("phone", sa.Text(), nullable=True))',
+        on_parent_of_head=False,
     ),
     HiddenObjectFault(
         name="missing-table", summary="the table is renamed away", column=False, argument_usage="<table>"

@@ -5,7 +5,7 @@ alembic writes them) are what alembic reads; this module is the sandbox's
 handle on them. A sandbox copies the directory into its home at start
 (:func:`install`) and runs that copy with alembic's command API, on its own
 database (the psycopg 3 dialect, ``postgresql+psycopg://``): faults that change
-the migrations (``migration-heads``) change only the copy.
+the migrations (``migration-heads``, ``destructive-migration``) change only the copy.
 
 alembic and SQLAlchemy are imported inside the functions, so the app and the
 worker, which import the fault registry, do not pay for them.
@@ -79,6 +79,13 @@ def previous_revision(directory: Path = SCRIPT_DIR) -> str:
     if not isinstance(down, str):
         raise SandboxError(f"the head of {directory} has no single previous revision")
     return down
+
+
+def revisions_below_head(directory: Path = SCRIPT_DIR) -> set[str]:
+    """Every revision the single head of ``directory`` descends from (not the head itself)."""
+    top = head(directory)
+    walked = _alembic(lambda: list(script_directory(directory).walk_revisions(head=top)))
+    return {revision.revision for revision in walked} - {top}
 
 
 def database_revisions(db_url: str) -> list[str]:

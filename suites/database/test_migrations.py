@@ -8,13 +8,12 @@ reported on every run, whatever the verdict.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from fixtures import migrations
 from fixtures.db import connect
 from fixtures.failures import CheckFailed
-from fixtures.inventory import PROJECT_ROOT, MigrationSettings
+from fixtures.inventory import MigrationSettings
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.database]
 
@@ -23,9 +22,7 @@ REVISION_REPORT = "database_revision_report.txt"
 
 def test_database_revision_is_head(inventory, report_line, request):
     with connect(inventory) as db:
-        has_table = db.execute("SELECT to_regclass('alembic_version') IS NOT NULL AS present").fetchone()["present"]
-        rows = db.execute("SELECT version_num FROM alembic_version").fetchall() if has_table else []
-    actual = sorted(row["version_num"] for row in rows)
+        actual = migrations.database_revisions(db)
     shown = ", ".join(actual) or "none"
     request.node.user_properties.append(("database_revision", shown))
     heads = _expected_heads(inventory.database.migrations, database_revision=shown)
@@ -54,8 +51,7 @@ def _expected_heads(settings: MigrationSettings | None, *, database_revision: st
         raise CheckFailed("config", "the inventory names no migrations (database.migrations: head or directory)")
     if settings.head is not None:
         return [settings.head]
-    directory = Path(str(settings.directory))
-    directory = directory if directory.is_absolute() else PROJECT_ROOT / directory
+    directory = migrations.migrations_directory(settings)
     if not (directory / "versions").is_dir():
         raise CheckFailed(
             "config",
@@ -63,16 +59,13 @@ def _expected_heads(settings: MigrationSettings | None, *, database_revision: st
             directory=str(directory),
             database_revision=database_revision,
         )
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
-
     try:
-        return sorted(ScriptDirectory(str(directory)).get_heads())
-    except CommandError as error:
+        return migrations.heads(directory)
+    except migrations.MigrationReadError as error:
         raise CheckFailed(
             "config",
             "alembic cannot read the revision graph of the migrations",
             directory=str(directory),
-            error=(str(error).strip().splitlines() or ["CommandError"])[0],
+            error=str(error),
             database_revision=database_revision,
         ) from None

@@ -44,6 +44,7 @@ def test_fault_names_are_the_documented_set() -> None:
         "backlog",
         "migration-behind",
         "migration-heads",
+        "destructive-migration",
         "missing-table",
         "missing-column",
         "duplicate-emails",

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from suite_runner import sandbox_cli
 
 from sandbox import Sandbox, migrations
-from sandbox.faults.data import BRANCH_REVISION
+from sandbox.faults.data import BRANCH_REVISION, DESTRUCTIVE_REVISION
 
 INITIAL, HEAD = "f0e1d2c3b4a5", "a1b2c3d4e5f6"
 CLAIM_INDEX = "ix_tds_sync_queue_claim"
@@ -106,7 +106,28 @@ def test_migration_heads_gives_the_home_copy_two_heads_and_reset_removes_it(sand
     assert sandbox.faults() == []
 
 
-@pytest.mark.parametrize("spec", ["migration-behind", "migration-heads"])
+def test_destructive_migration_adds_a_head_that_drops_a_column_and_reset_removes_it(sandbox: Sandbox, query) -> None:
+    sandbox.apply_fault("destructive-migration")
+    sandbox.apply_fault("destructive-migration")  # idempotent
+    directory = sandbox.migrations_dir
+    script = ScriptDirectory(str(directory))
+    assert script.get_heads() == [DESTRUCTIVE_REVISION]
+    added = script.get_revision(DESTRUCTIVE_REVISION)
+    assert (added.down_revision, Path(added.path).name) == (HEAD, f"{DESTRUCTIVE_REVISION}_drop_customer_phone.py")
+    assert 'op.drop_column("customers", "phone")' in Path(added.path).read_text(encoding="utf-8")
+    assert ScriptDirectory(str(migrations.SCRIPT_DIR)).get_heads() == [HEAD]  # the packaged directory is untouched
+    # The database stays at the old head: the drop is pending, not done; the fault is not migration-behind.
+    assert query("SELECT version_num FROM alembic_version") == [{"version_num": HEAD}]
+    assert query("SELECT 1 AS present FROM information_schema.columns WHERE column_name = 'phone'")
+    assert sandbox.faults() == ["destructive-migration"]
+    sandbox.reset()
+    assert ScriptDirectory(str(directory)).get_heads() == [HEAD]
+    assert not list(directory.glob(f"versions/{DESTRUCTIVE_REVISION}*"))
+    assert not list(directory.glob(f"versions/__pycache__/{DESTRUCTIVE_REVISION}*"))
+    assert sandbox.faults() == []
+
+
+@pytest.mark.parametrize("spec", ["migration-behind", "migration-heads", "destructive-migration"])
 def test_fault_clear_and_reset_undo_the_migration_faults(sandbox: Sandbox, spec: str) -> None:
     sandbox.apply_fault(spec)
     sandbox.clear_faults()
