@@ -50,7 +50,7 @@ _ADD_PRODUCTS = """
 INSERT INTO products (zoho_item_id, name, sku, price, stock_on_hand, created_at, updated_at)
 SELECT (5800000000000 + n)::text, 'Bench item ' || n, 'BENCH-' || n, 1.00, 1,
        timestamptz '2026-01-01 00:00:00+00', timestamptz '2026-01-01 00:00:00+00' + make_interval(secs => n)
-FROM generate_series(1, %(count)s) AS n
+FROM generate_series(%(first)s::int, %(last)s::int) AS n
 """
 # Runs a command and prints the peak RSS (KiB) of its process tree and its exit code.
 _MEASURE = (
@@ -82,7 +82,9 @@ def seed_items(sandbox: Sandbox, total: int) -> int:
     with psycopg.connect(sandbox.db_url, autocommit=True) as db:
         present = db.execute("SELECT count(*) FROM products").fetchone()[0]
         if total > present:
-            db.execute(_ADD_PRODUCTS, {"count": total - present})
+            # Numbered on from the bench items already added, so a larger count only adds the difference.
+            added = db.execute("SELECT count(*) FROM products WHERE sku LIKE 'BENCH-%%'").fetchone()[0]
+            db.execute(_ADD_PRODUCTS, {"first": added + 1, "last": added + total - present})
         count = db.execute("SELECT count(*) FROM products WHERE is_active").fetchone()[0]
     httpx.post(f"{sandbox.zoho_url}{RELOAD_PATH}", timeout=120.0).raise_for_status()
     return count
