@@ -23,6 +23,14 @@ from remedies.analysis import Failure, assign_root_causes
 from remedies.catalog import Catalog
 from remedies.classifier import FAILURE_PROPERTY, RunPart
 from remedies.healing import Healer, heal_failures
+from remedies.incidents import (
+    GitHubSettings,
+    IncidentOutcome,
+    IncidentSettingsError,
+    IncidentTracker,
+    remaining_root_causes,
+)
+from remedies.notify import Channels, send_notifications
 from remedies.verify import rerun_checks
 
 INTERRUPTED_NOTE = "the run was interrupted (SIGTERM or SIGINT): the reports say what it did until then"
@@ -39,6 +47,7 @@ class RunController(RunPart):
         self.interrupted = False
         self.ran_mutating_checks = False  # the run selected (and so consented to) checks that write
         self.started_at = datetime.now(UTC)
+        self.incidents: IncidentOutcome | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.ran_mutating_checks = self.ran_mutating_checks or "mutating" in report.keywords
@@ -95,6 +104,8 @@ class RunController(RunPart):
             heal=heal,
         )
         self.interrupted = interrupted
+        if not interrupted:
+            self.incidents = self._incidents_recorded(self.result)
         self._write_reports(self.result)
         if interrupted:
             session.exitstatus = pytest.ExitCode.INTERRUPTED
@@ -132,6 +143,53 @@ class RunController(RunPart):
         self.write_errors.extend(healer.write_errors)
         return outcome
 
+    def _incidents_recorded(self, result: reports.RunResult) -> IncidentOutcome | None:
+        """Incidents and notifications; a defect in them is one recorded line, never a lost report."""
+        try:
+            return self._track_incidents(result)
+        except Exception as error:  # the reports must be written whatever happened here
+            problem = self.target_run.redactor.redact(f"incidents failed: {type(error).__name__}: {error}")
+            return IncidentOutcome(configured=False, errors=[problem])
+
+    def _track_incidents(self, result: reports.RunResult) -> IncidentOutcome | None:
+        """GitHub issues for the root causes still failing (when configured), then notifications of the new ones."""
+        environ = os.environ
+        redactor = self.target_run.redactor
+        redactor.learn(value for name in ("GITHUB_TOKEN", "TELEGRAM_BOT_TOKEN") if (value := environ.get(name)))
+        catalog = self.renderer.catalog
+        roots = remaining_root_causes(
+            result.failures, self.renderer.title, lambda recipe: catalog.get(recipe).severity if recipe else "error"
+        )
+        markexpr = (self.config.option.markexpr or "").strip()
+        stage = markexpr if markexpr in ("staging", "production") else result.target_kind
+        outcome = IncidentOutcome(configured=False)
+        try:
+            settings = GitHubSettings.from_environ(environ)
+        except IncidentSettingsError as error:
+            outcome.errors.append(str(error))
+            settings = None
+        if settings is not None:
+            healed = {failure.nodeid for failure in result.failures if failure.healed}
+            tracker = IncidentTracker(
+                settings, target=result.target, stage=stage, redact=redactor.redact, run_label=_run_label(result)
+            )
+            outcome = tracker.track(roots, self.outcomes, healed)
+        channels = Channels.from_environ(environ)
+        if channels is not None:
+            announced = {action["nodeid"] for action in outcome.opened}
+            news = [root for root in roots if not outcome.configured or root.failure.nodeid in announced]
+            messages = [
+                (f"TSH ERP {stage} {result.target}: {root.title}",
+                 f"{root.failure.nodeid} failed ({root.failure.kind}): {root.failure.message}"
+                 + (f"; explains {len(root.symptoms)} more" if root.symptoms else ""))
+                for root in news
+            ]  # fmt: skip
+            if messages:
+                outcome.errors.extend(send_notifications(channels, messages, redactor.redact))
+        if not outcome.configured and not outcome.errors and channels is None:
+            return None
+        return outcome
+
     def _metric_lines(self) -> list[str]:
         records = run_records(self.config)
         return records.metric_lines() if records else []
@@ -139,6 +197,8 @@ class RunController(RunPart):
     def _write_reports(self, result: reports.RunResult) -> None:
         findings = json.loads(reports.findings_json(result, self.renderer))
         findings["interrupted"] = self.interrupted
+        if self.incidents is not None:
+            findings["incidents"] = self.incidents.as_json()
         records = run_records(self.config)
         if records is not None:
             findings.update({name: dict(sorted(counts.items())) for name, counts in sorted(records.metrics.items())})
@@ -185,6 +245,8 @@ class RunController(RunPart):
             write(INTERRUPTED_NOTE, red=True)
         for line in self._metric_lines():
             write(line)
+        for line in self.incidents.lines() if self.incidents else []:
+            write(line)
         for failure in result.failures:
             recipe = failure.recipe or "NO RECIPE"
             cause = f" (root cause: {failure.root_cause})" if failure.root_cause else ""
@@ -200,3 +262,13 @@ class RunController(RunPart):
         records = run_records(self.config)
         for error in [*self.write_errors, *(records.write_errors if records else [])]:
             write(f"could not write {error}", red=True)
+
+
+def _run_label(result: reports.RunResult) -> str:
+    """``the run of <UTC time>``, with its GitHub Actions URL when it runs there."""
+    label = f"the run of {result.finished_at:%Y-%m-%d %H:%M} UTC"
+    names = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    server, repository, run_id = (os.environ.get(name) for name in names)
+    if server and repository and run_id and run_id.isdigit():
+        label += f" ({server.rstrip('/')}/{repository}/actions/runs/{run_id})"
+    return label

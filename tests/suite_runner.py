@@ -57,13 +57,17 @@ class SuiteRun:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+# Variables that configure a run (incidents and notifications included): a suite run gets only the ones a test sets.
+RUN_CONFIGURATION_PREFIXES = ("PYTEST_", "TSH_", "GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "TELEGRAM_")
+
+
 def suite_env(sandbox: Sandbox | None = None) -> dict[str, str]:
-    """The environment of a suite run: none of this process's TSH_/PYTEST_ variables; the sandbox's own.
+    """The environment of a suite run: none of this process's run configuration; the sandbox's own.
 
     The runs keep their targets' state (heal lock, target ledger) in the sandbox's home, never in
     the machine's ``~/.local/state``.
     """
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "TSH_"))}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(RUN_CONFIGURATION_PREFIXES)}
     if sandbox is not None:
         env.update(sandbox.env())
         env[STATE_DIR_VARIABLE] = str(sandbox.home / "heal-state")

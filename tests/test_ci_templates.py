@@ -68,7 +68,11 @@ LEFT_TO_DEFAULT = {
 
 # What the checks step gets beside the inventory's variables: the token for incident issues and the
 # recipes approved for this run. GITHUB_REPOSITORY is the runner's own in every step.
-NOT_INVENTORY = {"staging": set(), "production": {"GITHUB_TOKEN", "HEAL_APPROVE"}}
+# Read by the run itself, not the inventory: incidents (remedies/incidents.py, remedies/notify.py) and the approvals.
+NOT_INVENTORY = {
+    "staging": set(),
+    "production": {"GITHUB_TOKEN", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "HEAL_APPROVE"},
+}
 
 PINNED_ACTIONS = {"actions/checkout@v4", "actions/setup-python@v5", "actions/upload-artifact@v4"}
 
