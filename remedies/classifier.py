@@ -3,24 +3,23 @@
 A failed check's kind, title, evidence, parameters and recipe travel as one
 plain-JSON user property, so they cross from an xdist worker to the
 controller; every report's text is redacted before any reporter reads it, and
-the rendered remedy is attached for pytest-html and Allure.
+the rendered remedy is attached for Allure (the HTML report renders its own).
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import json
 
 import allure
 import pytest
-from pytest_html import extras as html_extras
 
 from fixtures.failures import CheckFailed
 from fixtures.redaction import redact_report_parts
 from fixtures.target import TARGET_RUN, TargetRun
 from remedies.analysis import Failure
 from remedies.catalog import Catalog
+from remedies.final_state import NODEID_LABEL
 from remedies.render import Renderer
 
 FAILURE_PROPERTY = "tsh_failure"
@@ -51,6 +50,8 @@ class Classifier(RunPart):
             finding = self.classify(item, call, report)
             report.user_properties.append((FAILURE_PROPERTY, json.dumps(finding)))
             self._attach_remedy(report, item.nodeid, finding)
+            # On the item too: JUnit writes the properties of the item's last (teardown) report.
+            item.user_properties.append((FAILURE_PROPERTY, json.dumps(finding)))
         redact_report_parts(report, self.target_run.redactor.redact)
         return report
 
@@ -85,9 +86,6 @@ class Classifier(RunPart):
     def _attach_remedy(self, report: pytest.TestReport, nodeid: str, finding: dict) -> None:
         failure = Failure(nodeid, finding["kind"], finding["params"], finding["evidence"])
         text = self.target_run.redactor.redact(self.renderer.remedy_text(failure, finding["recipe"]))
-        extras = getattr(report, "extras", [])
-        extras.append(html_extras.html(f'<div class="remedy"><pre>{html.escape(text)}</pre></div>'))
-        report.extras = extras
         allure.dynamic.label("recipe", finding["recipe"] or "none")
         allure.dynamic.label("failure_kind", finding["kind"])
         allure.attach(text, name="Remedy", attachment_type=allure.attachment_type.TEXT)
@@ -96,6 +94,7 @@ class Classifier(RunPart):
     def _allure_labels(self, request: pytest.FixtureRequest) -> None:
         marks = {mark.name for mark in request.node.iter_markers()}
         allure.dynamic.label("target", self.target_run.inventory.name)
+        allure.dynamic.label(NODEID_LABEL, request.node.nodeid)  # what the final state is written against
         for stage in sorted(marks & {"staging", "production"}):
             allure.dynamic.label("stage", stage)
         allure.dynamic.feature(request.node.path.parent.name)

@@ -7,7 +7,6 @@ terminal section. Workers never write report files.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from datetime import UTC, datetime
@@ -22,7 +21,9 @@ from remedies import reports
 from remedies.analysis import Failure, assign_root_causes
 from remedies.catalog import Catalog
 from remedies.classifier import FAILURE_PROPERTY, RunPart
+from remedies.final_state import annotate_allure, annotate_junit
 from remedies.healing import Healer, heal_failures
+from remedies.html_report import HtmlReport
 from remedies.incidents import (
     GitHubSettings,
     IncidentOutcome,
@@ -48,6 +49,7 @@ class RunController(RunPart):
         self.ran_mutating_checks = False  # the run selected (and so consented to) checks that write
         self.started_at = datetime.now(UTC)
         self.incidents: IncidentOutcome | None = None
+        self.html = HtmlReport(config, self)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.ran_mutating_checks = self.ran_mutating_checks or "mutating" in report.keywords
@@ -58,22 +60,6 @@ class RunController(RunPart):
                 self.failures[report.nodeid] = Failure(report.nodeid, **json.loads(properties[FAILURE_PROPERTY]))
         elif report.when == "call" or report.skipped:
             self.outcomes.setdefault(report.nodeid, "passed" if report.passed else "skipped")
-
-    # --- pytest-html -------------------------------------------------------------------
-
-    def pytest_html_results_table_header(self, cells: list) -> None:
-        cells.insert(2, '<th class="sortable" data-column-type="remedy">Remedy</th>')
-
-    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list) -> None:
-        failure = self.failures.get(report.nodeid)
-        label = self.renderer.title(failure.recipe) if failure is not None and report.failed else ""
-        cells.insert(2, f'<td class="col-remedy">{html.escape(label)}</td>')
-
-    def pytest_html_results_summary(self, prefix: list, summary: list, postfix: list) -> None:
-        if self.result is not None and self.result.heal is not None:
-            lines = reports.heal_lines(self.result.heal) or ["nothing to do"]
-            items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-            prefix.append(f"<h2>Healing</h2><ul>{items}</ul>")
 
     # --- the end of the run ------------------------------------------------------------
 
@@ -106,6 +92,7 @@ class RunController(RunPart):
         self.interrupted = interrupted
         if not interrupted:
             self.incidents = self._incidents_recorded(self.result)
+        self.write_errors.extend(self.html.mark_final_states(failures))
         self._write_reports(self.result)
         if interrupted:
             session.exitstatus = pytest.ExitCode.INTERRUPTED
@@ -117,8 +104,13 @@ class RunController(RunPart):
         # Allure's files are final now. Its failure messages come from the exception itself, not from the
         # masked report, so its results are masked once more, with the secrets every worker learned.
         run = config.stash.get(TARGET_RUN, None)  # None when the target could not be loaded
-        if run is not None:
-            redact_files(Path(config.option.allure_report_dir), run.redactor)
+        if run is None:
+            return
+        failures = self.result.failures if self.result is not None else []
+        if getattr(config.option, "xmlpath", None):
+            annotate_junit(Path(config.option.xmlpath), failures)
+        annotate_allure(Path(config.option.allure_report_dir), failures)
+        redact_files(Path(config.option.allure_report_dir), run.redactor)
 
     def _heal(self, failures: list[Failure]):
         option = self.config.option

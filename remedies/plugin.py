@@ -54,7 +54,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _default_report_paths(config, reports_dir(config))
     config.pluginmanager.register(Classifier(config, catalog), "tsh-remedies-classifier")
     if not is_xdist_worker(config):
-        config.pluginmanager.register(RunController(config, catalog), "tsh-remedies-controller")
+        controller = RunController(config, catalog)
+        config.pluginmanager.register(controller, "tsh-remedies-controller")
+        config.pluginmanager.register(controller.html, "tsh-remedies-html-report")
 
 
 def _default_report_paths(config: pytest.Config, directory: Path) -> None:

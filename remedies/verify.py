@@ -41,6 +41,8 @@ def rerun_checks(nodeids: list[str], *, target: Path, reports_dir: Path, post_pr
         # and would take a separate path value for a test path.
         f"--target={target}",
         f"--reports-dir={workdir}",
+        # The final state of the re-run checks, beside the run's own junit.xml.
+        f"--junitxml={reports_dir / 'junit-final.xml'}",
         f"--verify-outcomes={outcomes_file}",
         "-p",
         "no:cacheprovider",
