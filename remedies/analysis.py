@@ -4,6 +4,12 @@ A failure is explained by another failure of the same run when the other's
 recipe says so (``[explains]``): a failed health check explains every webhook
 that could not be reached. Chains are followed to the top, so each failure
 names the failure that started it.
+
+Independent causes stay apart: a failure to get any answer names the endpoint
+that gave none (:attr:`Failure.endpoint`, an HTTP origin or the database), and a
+recipe's ``[explains]`` never crosses endpoints -- a silent database is not
+explained by a silent app, nor a silent Zoho by either. The declared
+dependencies (``remedies/dependencies.toml``) are structural and always apply.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ class Failure:
     root_cause: str | None = None
     healed: bool | None = None
     heal_note: str = ""
+    endpoint: str | None = None  # the endpoint that gave no answer (unreachable, timeout)
 
     def as_finding(self) -> dict[str, Any]:
         return {
@@ -37,6 +44,7 @@ class Failure:
             "root_cause": self.root_cause,
             "healed": self.healed,
             "heal_note": self.heal_note,
+            "endpoint": self.endpoint,
             "params": self.params,
             "message": self.message,
             "evidence": self.evidence,
@@ -59,8 +67,10 @@ def assign_root_causes(
         recipe = catalog.get(candidate.recipe) if candidate.recipe else None
         values = context(candidate)
         for other in failures:
-            by_recipe = recipe is not None and recipe.explains_failure(
-                candidate.nodeid, values, other.nodeid, other.kind
+            by_recipe = (
+                recipe is not None
+                and not _silent_elsewhere(candidate, other)
+                and recipe.explains_failure(candidate.nodeid, values, other.nodeid, other.kind)
             )
             by_table = any(
                 dependency.explains(candidate.nodeid, values, other.nodeid, other.kind)
@@ -82,6 +92,11 @@ def assign_root_causes(
         root = by_id[failure.root_cause] if failure.root_cause else None
         if root is not None and root.recipe:
             failure.recipe = root.recipe
+
+
+def _silent_elsewhere(candidate: Failure, other: Failure) -> bool:
+    """``other`` got no answer from an endpoint that is not the one ``candidate`` got none from."""
+    return other.endpoint is not None and other.endpoint != candidate.endpoint
 
 
 def roots(failures: list[Failure]) -> list[Failure]:

@@ -65,8 +65,9 @@ class Classifier(RunPart):
         """The finding of a failed test: kind, message, evidence, parameters and recipe (all redacted)."""
         redactor = self.target_run.redactor
         error = call.excinfo.value if call.excinfo else None
+        endpoint = None
         if isinstance(error, CheckFailed):
-            kind, title, evidence = error.kind, error.title, error.evidence
+            kind, title, evidence, endpoint = error.kind, error.title, error.evidence, error.endpoint
         else:
             text = str(error).strip().splitlines()[0] if error is not None and str(error).strip() else ""
             kind = "timeout" if text.startswith("Timeout") else "error"
@@ -81,6 +82,7 @@ class Classifier(RunPart):
             "evidence": redactor.redact_data(evidence),
             "params": params,
             "recipe": recipe.id if recipe else None,
+            "endpoint": redactor.redact(endpoint) if endpoint else None,
         }
 
     def _attach_remedy(self, report: pytest.TestReport, nodeid: str, finding: dict) -> None:

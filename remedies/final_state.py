@@ -27,8 +27,10 @@ def final_state(failure: Failure | None) -> tuple[str, str]:
     """(text, css class) of a failed row's final state."""
     if failure is None or failure.healed is None:
         return "failed", "tsh-state-failed"
-    if failure.healed:
+    if failure.healed and failure.heal_note == "re-run passed":
         return "failed, healed and verified", "tsh-state-healed"
+    if failure.healed:
+        return f"failed, healed: {failure.heal_note}", "tsh-state-healed"
     return f"failed, not healed: {failure.heal_note or 'no repairing step'}", "tsh-state-failed"
 
 

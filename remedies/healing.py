@@ -81,6 +81,7 @@ class HealOutcome:
     interrupted: bool = False  # a signal ended the heal (the step in flight is recorded as interrupted)
 
 
+SKIPPED_UNDER_HEALED_ROOT = "re-run skipped (nothing to judge); its root cause re-ran and passed"
 Rerun = Callable[[list[str]], dict[str, str]]  # node ids -> "passed" | "failed" | "skipped" | "not run"
 
 
@@ -147,8 +148,16 @@ def judge(failures: list[Failure], repaired: set[str], rerun: Rerun) -> None:
         outcomes, note = {}, f"verification failed: {error}"
     for failure in to_rerun:
         result = outcomes.get(failure.nodeid, "not run")
-        failure.healed = result == "passed"
-        failure.heal_note = note or f"re-run {result}"
+        # A check explained by its root that now skips (nothing to judge, as on a healthy target) is
+        # healed when that root re-ran and passed; a root that skips proves nothing.
+        root_passed = failure.root_cause is not None and outcomes.get(failure.root_cause) == "passed"
+        failure.healed = result == "passed" or (result == "skipped" and root_passed)
+        if note:
+            failure.heal_note = note
+        elif result == "skipped" and root_passed:
+            failure.heal_note = SKIPPED_UNDER_HEALED_ROOT
+        else:
+            failure.heal_note = f"re-run {result}"
 
 
 class Healer:

@@ -19,6 +19,7 @@ from fixtures.target import is_xdist_worker, runs_checks
 from remedies.catalog import RecipeError, load_catalog
 from remedies.classifier import Classifier
 from remedies.controller import RunController
+from remedies.verify import VerifySelection
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -37,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--heal-dry-run", action="store_true", help="Print the exact healing plan and change nothing")
     group.addoption("--verify-outcomes", metavar="PATH", help=argparse.SUPPRESS)
+    group.addoption("--verify-select", metavar="PATH", help=argparse.SUPPRESS)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -53,6 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--heal-approve: unknown recipe {', '.join(unknown)} (known: {', '.join(known)})")
     _default_report_paths(config, reports_dir(config))
     config.pluginmanager.register(Classifier(config, catalog), "tsh-remedies-classifier")
+    if config.option.verify_select:
+        config.pluginmanager.register(VerifySelection(Path(config.option.verify_select)), "tsh-verify-selection")
     if not is_xdist_worker(config):
         controller = RunController(config, catalog)
         config.pluginmanager.register(controller, "tsh-remedies-controller")

@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
-from expected import ALL_CHECKS, DELIVERY_CHECK_FILES, ROUTES, completes
+from expected import (
+    ALL_CHECKS,
+    APP_CHECKS,
+    BACKLOG,
+    DATABASE_OPERATIONS,
+    DB_CONNECT,
+    DEAD_LETTER_RATE,
+    DEAD_LETTERS,
+    DELIVERY_CHECK_FILES,
+    EVENTS_COMPLETE,
+    HEALTH,
+    REVISION,
+    ROUTES,
+    SCHEMA_TABLES,
+    STUCK,
+    TDS_ENTITY,
+    ZOHO_LISTS,
+    completes,
+    delay,
+    operation,
+    real_traffic,
+    schema,
+    zoho_count,
+    zoho_fresh,
+)
+
+from remedies.healing import SKIPPED_UNDER_HEALED_ROOT
 
 
 def test_heal_restarts_the_worker_and_verifies(suite, healthy_sandbox):
@@ -58,18 +84,38 @@ def test_dry_run_prints_the_plan_and_changes_nothing(suite, healthy_sandbox):
     assert not [e for e in run.ledger() if e["decision"] == "run" and e["result"] == "ok"]
 
 
-DB_CONNECT = "suites/database/test_connection.py::test_database_answers_select_1"
-
-
-def test_database_down_is_the_root_of_every_dependent_failure(suite):
-    run = suite("-m", "staging", "--sandbox-fault", "database-down")
-    assert run.exit_code == 1, run.output
-    failures = {f["nodeid"]: f for f in run.findings["failures"]}
-    assert (failures[DB_CONNECT]["kind"], failures[DB_CONNECT]["recipe"]) == ("unreachable", "H36")
-    assert failures[DB_CONNECT]["root_cause"] is None
-    assert {f["root_cause"] for nodeid, f in failures.items() if nodeid != DB_CONNECT} == {DB_CONNECT}
-    # The app itself does not need the database to answer /health.
-    assert "suites/api/test_health.py::test_health_reports_healthy[app]" not in failures
+def test_backend_down_and_database_down_are_two_roots_each_healed_once(suite, healthy_sandbox):
+    """Two independent causes stay two roots, each with its own symptoms, and each recipe acts once."""
+    run = suite(
+        "-m", "staging", "--sandbox-fault", "backend-down", "--sandbox-fault", "database-down",
+        "--heal", "--heal-approve", "H13", "--heal-approve", "H36",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    found = run.outcomes()
+    # What could not reach the database (its own reads, the queue and schema checks, the Zoho comparisons' ERP side).
+    under_database = {
+        REVISION, DEAD_LETTERS, DEAD_LETTER_RATE, STUCK, BACKLOG, EVENTS_COMPLETE,
+        *map(schema, SCHEMA_TABLES), *map(real_traffic, TDS_ENTITY.values()), *map(delay, ROUTES),
+        *map(zoho_count, ZOHO_LISTS), *map(zoho_fresh, ZOHO_LISTS),
+    }  # fmt: skip
+    # What could not reach the app; with the app silent, /openapi.json stands for all its operations.
+    under_app = set(APP_CHECKS) - under_database - {HEALTH, *map(operation, DATABASE_OPERATIONS)}
+    assert found == {
+        HEALTH: ("unreachable", "H13", None),
+        DB_CONNECT: ("unreachable", "H36", None),
+        **{nodeid: ("unreachable", "H13", HEALTH) for nodeid in under_app},
+        **{nodeid: (found[nodeid][0], "H36", DB_CONNECT) for nodeid in under_database},
+    }
+    assert "root cause suites/api/test_health.py::test_health_reports_healthy[app] (+45 explained)" in run.output
+    assert f"root cause {DB_CONNECT} (+{len(under_database)} explained)" in run.output
+    repairs = [(e["recipe"], e["description"], e["result"]) for e in run.ledger() if e["action"] == "service"]
+    assert repairs == [
+        ("H13", "service restart app (command binding)", "ok"),
+        ("H36", "service start postgres (command binding)", "ok"),
+    ]
+    assert {f["nodeid"]: f["healed"] for f in run.findings["failures"]} == dict.fromkeys(found, True)
+    traffic = set(map(real_traffic, TDS_ENTITY.values()))
+    assert {f["heal_note"] for f in run.findings["failures"] if f["nodeid"] in traffic} == {SKIPPED_UNDER_HEALED_ROOT}
 
 
 def test_database_down_heals_only_with_approval(suite, healthy_sandbox):

@@ -76,3 +76,33 @@ def test_failure_without_recipe_is_kept_and_is_its_own_root(catalog):
     assign_root_causes(failures, catalog)
     assert orphan.recipe is None and orphan.root_cause is None
     assert roots(failures) == [orphan]
+
+
+DB_CONNECT = "suites/database/test_connection.py::test_database_answers_select_1"
+ZOHO_COUNT = "suites/zoho/test_zoho_consistency.py::test_zoho_count_matches_erp[{}]"
+APP, DATABASE, ZOHO = "http://127.0.0.1:8000", "postgresql://127.0.0.1:5432/tsh_erp", "http://127.0.0.1:9000"
+
+
+def silent(catalog, template: str, param: str, endpoint: str, name: str = "entity") -> Failure:
+    found = failure(catalog, template, param, "unreachable", name)
+    found.endpoint = endpoint
+    return found
+
+
+def test_silent_endpoints_are_separate_roots_each_with_its_own_symptoms(catalog):
+    app_down = silent(catalog, HEALTH, "app", APP, "base")
+    database_down = silent(catalog, DB_CONNECT, "", DATABASE)
+    zoho_down = silent(catalog, ZOHO_COUNT, "items", ZOHO, "zoho_list")
+    via_app = silent(catalog, ACCEPT, "invoices", APP)
+    via_database = silent(catalog, COMPLETE, "orders", DATABASE)
+    failures = [app_down, database_down, zoho_down, via_app, via_database]
+    assign_root_causes(failures, catalog)
+    assert {f.nodeid: f.root_cause for f in failures} == {
+        app_down.nodeid: None,
+        database_down.nodeid: None,
+        zoho_down.nodeid: None,
+        via_app.nodeid: app_down.nodeid,
+        via_database.nodeid: database_down.nodeid,
+    }
+    # An explained failure carries its root's recipe.
+    assert (via_app.recipe, via_database.recipe) == ("H13", "H36")
