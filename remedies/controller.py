@@ -121,6 +121,7 @@ class RunController(RunPart):
             dry_run=bool(option.heal_dry_run),
             reports_dir=self.reports_dir,
             redact=run.redactor.redact,
+            ignore_cooldown=bool(option.heal_ignore_cooldown),
         )
 
         def rerun(nodeids: list[str]) -> dict[str, str]:

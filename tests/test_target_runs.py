@@ -42,7 +42,7 @@ def test_production_skips_mutating_checks_and_runs_the_rest(healthy_sandbox, tmp
 
 def test_production_heal_needs_approval_even_for_safe_steps(healthy_sandbox, tmp_path):
     target = production_like_target(tmp_path)
-    # Production heals nothing on its own: auto_run = "none".
+    # Production heals nothing on its own: max_risk_without_approval = "none".
     text = target.read_text(encoding="utf-8").replace("allow_mutating = false", "allow_mutating = true")
     state = "${TSH_SANDBOX_STATE}"
     sandbox_cli = json.dumps(
