@@ -7,14 +7,17 @@ terminal section. Workers never write report files.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from _pytest import junitxml
 
 from fixtures import kinds
+from fixtures.release import COMMIT_PROPERTY, head_commit_or_none
 from fixtures.reporting import redact_files, reports_dir, run_records, write_text
 from fixtures.target import TARGET_RUN
 from remedies import reports
@@ -50,6 +53,17 @@ class RunController(RunPart):
         self.started_at = datetime.now(UTC)
         self.incidents: IncidentOutcome | None = None
         self.html = HtmlReport(config, self)
+
+    @functools.cached_property
+    def commit(self) -> str | None:
+        """The commit of the checkout the inventory names (``[code] source_dir``), for the reports; None without one."""
+        return head_commit_or_none(self.target_run.inventory.code.source_dir)
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # JUnit says which commit was checked too (a test-suite property), so a later gate can match a run by it.
+        xml = self.config.stash.get(junitxml.xml_key, None)
+        if xml is not None and TARGET_RUN in self.config.stash and self.commit:
+            xml.add_global_property(COMMIT_PROPERTY, self.commit)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.ran_mutating_checks = self.ran_mutating_checks or "mutating" in report.keywords
@@ -121,6 +135,7 @@ class RunController(RunPart):
             dry_run=bool(option.heal_dry_run),
             reports_dir=self.reports_dir,
             redact=run.redactor.redact,
+            ignore_cooldown=bool(option.heal_ignore_cooldown),
         )
 
         def rerun(nodeids: list[str]) -> dict[str, str]:
@@ -189,6 +204,7 @@ class RunController(RunPart):
     def _write_reports(self, result: reports.RunResult) -> None:
         findings = json.loads(reports.findings_json(result, self.renderer))
         findings["interrupted"] = self.interrupted
+        findings["commit"] = self.commit
         if self.incidents is not None:
             findings["incidents"] = self.incidents.as_json()
         records = run_records(self.config)

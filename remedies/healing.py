@@ -5,10 +5,17 @@ manual step is ``manual``; a service step whose service the evidence shows at
 work (its ``unless_active`` count above 0 in any failure it would fix) is
 ``not_indicated``: a restart cannot help a process that demonstrably runs; a
 recipe applied successfully to the same target with the same parameters within ``healing.cooldown_minutes`` is in
-``cooldown``; a step the target cannot run (undeclared service or command, a
-mutating statement on a read-only database) is ``healing_disabled``; a guarded
-step needs approval (``--heal-approve RECIPE`` or ``healing.approve``); a safe
-step runs unless ``healing.auto_run = "none"`` and the recipe is not approved.
+``cooldown`` (unless ``--heal-ignore-cooldown``, which the step's reason then says); a
+target whose ``healing.kill_switch`` is set, and a step the target cannot run
+(undeclared service or command, a mutating statement on a read-only database), is
+``healing_disabled``; a step whose risk is above ``healing.max_risk_without_approval``
+(none, safe or guarded) needs approval (``--heal-approve RECIPE`` or ``healing.approve``).
+
+The backup-first rule: on a production target, a step that changes the target (not a
+diagnostic) runs only after a backup step (the target's ``backup_database`` command) of
+the same heal succeeded. Runnable backup steps are planned first; a changing step with
+no runnable backup step ahead of it, or whose backup step failed, is ``no_verified_backup``
+(recorded, not run).
 
 Only one heal per target runs at a time (:class:`remedies.target_state.HealLock`,
 held through the steps and the verification), and every step run or refused is
@@ -33,7 +40,7 @@ from typing import Any, Literal
 from fixtures.inventory import Inventory
 from remedies.actions import StepResult, describe_error, run_step, why_not_runnable
 from remedies.analysis import Failure, roots
-from remedies.catalog import Catalog, ManualStep, Recipe, ServiceStep, Step, is_diagnostic
+from remedies.catalog import Catalog, CommandStep, ManualStep, Recipe, ServiceStep, Step, is_diagnostic
 from remedies.ledger import Ledger, LedgerEntry
 from remedies.render import context_for, describe_step, failure_fields
 from remedies.target_state import HealingLocked, HealLock, TargetIdentity, state_dir
@@ -42,10 +49,33 @@ from remedies.verify import VerificationError
 __all__ = ["HealOutcome", "Healer", "HealingLocked", "PlannedStep", "heal_failures"]
 
 Decision = Literal[
-    "run", "needs_approval", "never", "manual", "not_indicated", "cooldown", "healing_disabled", "locked"
+    "run",
+    "needs_approval",
+    "never",
+    "manual",
+    "not_indicated",
+    "cooldown",
+    "healing_disabled",
+    "locked",
+    "no_verified_backup",
 ]
+# What each decision means, for the reports.
+DECISIONS: dict[str, str] = {
+    "run": "allowed and run",
+    "needs_approval": "not run: its risk is above the target's max_risk_without_approval (--heal-approve RECIPE)",
+    "never": "destructive: never run, only printed",
+    "manual": "instructions for a human",
+    "not_indicated": "not run: the evidence shows it cannot help",
+    "cooldown": "not run: the recipe was applied to the target with these parameters within the cooldown",
+    "healing_disabled": "not run: the target cannot run it, or its kill switch disables healing",
+    "locked": "not run: another heal of the target holds the lock",
+    "no_verified_backup": "not run: production changes only after a backup step of the same heal succeeded",
+}
 APPROVED_BY_FLAG = "--heal-approve"
 APPROVED_BY_POLICY = "inventory policy"
+IGNORE_COOLDOWN_FLAG = "--heal-ignore-cooldown"
+BACKUP_COMMAND = "backup_database"
+RISK_ORDER = ("none", "safe", "guarded", "destructive")
 
 
 def utc_now() -> datetime:
@@ -78,6 +108,7 @@ class HealOutcome:
     dry_run: bool
     steps: list[tuple[PlannedStep, StepResult]] = field(default_factory=list)
     refused: str = ""  # why nothing ran at all (lock held, healing disabled)
+    notes: list[str] = field(default_factory=list)  # how the heal ran (e.g. the cooldown ignored)
     interrupted: bool = False  # a signal ended the heal (the step in flight is recorded as interrupted)
 
 
@@ -103,6 +134,14 @@ def heal_failures(failures: list[Failure], catalog: Catalog, healer: Healer, rer
         if root.recipe
     ]
     outcome = HealOutcome(dry_run=healer.dry_run)
+    if healer.ignore_cooldown:
+        outcome.notes.append(f"cooldown ignored ({IGNORE_COOLDOWN_FLAG}): recipes in cooldown run again")
+    disabled = healer.disabled_reason()
+    if disabled and not outcome.dry_run:
+        outcome.refused = disabled
+        healer.record_refusal(healer.plan(selected), disabled, decision="healing_disabled")
+        judge(failures, set(), rerun)
+        return outcome
     try:
         with healer.locked():
             healer.execute(healer.plan(selected), into=outcome.steps)
@@ -172,10 +211,12 @@ class Healer:
         reports_dir: Path,
         redact: Callable[[str], str],
         now: Callable[[], datetime] = utc_now,
+        ignore_cooldown: bool = False,
     ) -> None:
         self._inventory = inventory
         self._approvals = approvals
         self.dry_run = dry_run
+        self.ignore_cooldown = ignore_cooldown
         self._redact = redact
         self._now = now
         self.state_dir = state_dir(TargetIdentity.of(inventory))
@@ -191,6 +232,21 @@ class Healer:
     @property
     def target_ledger_path(self) -> Path:
         return self._target_ledger.path
+
+    @property
+    def backup_first(self) -> bool:
+        """Whether the backup-first rule holds on this target (production targets)."""
+        return self._inventory.target.kind == "production"
+
+    def disabled_reason(self) -> str | None:
+        """Why healing is switched off on this target (its kill switch), or None."""
+        policy = self._inventory.healing
+        if not policy.disabled:
+            return None
+        return (
+            f"healing is disabled on target {self._inventory.name} by its kill switch "
+            f"(healing.kill_switch = {policy.kill_switch.strip()!r}); nothing was run"
+        )
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -251,7 +307,20 @@ class Healer:
                     step=step,
                 )
             )
-        return planned
+        return self._backup_first(planned) if self.backup_first else planned
+
+    def _backup_first(self, planned: list[PlannedStep]) -> list[PlannedStep]:
+        """Runnable backup steps first; a changing step with no runnable backup step ahead is refused."""
+        backups = [p for p in planned if _is_backup(p) and p.decision == "run"]
+        ordered = backups + [p for p in planned if not (_is_backup(p) and p.decision == "run")]
+        if backups:
+            return ordered
+        return [
+            replace(p, decision="no_verified_backup", reason=NO_BACKUP_PLANNED, approver=None)
+            if _changes_target(p) and p.decision == "run"
+            else p
+            for p in ordered
+        ]
 
     def execute(
         self, plan: list[PlannedStep], into: list[tuple[PlannedStep, StepResult]] | None = None
@@ -272,24 +341,29 @@ class Healer:
             return results
         failed_fixes: set[tuple[str, str]] = set()
         in_flight: PlannedStep | None = None
+        backup: StepResult | None = None  # the last backup step's result in this heal
+        recorded: set[int] = set()
         try:
-            for planned in plan:
+            for original in plan:
+                planned = self._backup_checked(original, backup)
                 key = (planned.recipe_id, json.dumps(planned.params, sort_keys=True, default=str))
                 if planned.decision != "run":
                     result = StepResult("skipped", planned.reason)
                 elif key in failed_fixes:
                     result = StepResult("skipped", f"not run: an earlier step of {planned.recipe_id} failed")
                 else:
-                    in_flight = planned
+                    in_flight = original
                     result = self._run(planned)
                     in_flight = None
+                    if _is_backup(planned):
+                        backup = result
                 if result.status == "failed" and not planned.diagnostic:
                     failed_fixes.add(key)
+                recorded.add(id(original))
                 self._record(planned, result, results)
         except KeyboardInterrupt:
             # Wherever the signal landed (in a step, or between two), every step of the plan
             # ends up recorded: the one in flight as interrupted, the rest as not reached.
-            recorded = {id(done) for done, _ in results}
             for planned in plan:
                 if id(planned) in recorded:
                     continue
@@ -300,11 +374,20 @@ class Healer:
             raise
         return results
 
-    def record_refusal(self, plan: list[PlannedStep], reason: str) -> None:
-        """Record the steps of a heal that could not take the target's lock: those it would have run as ``locked``."""
+    def _backup_checked(self, planned: PlannedStep, backup: StepResult | None) -> PlannedStep:
+        """The step, or (backup-first rule) the step refused because no backup of this heal succeeded before it."""
+        if not (self.backup_first and planned.decision == "run" and _changes_target(planned)):
+            return planned
+        if backup is not None and backup.status == "ok":
+            return planned
+        why = NO_BACKUP_PLANNED if backup is None else f"{BACKUP_FAILED}: {backup.detail}"
+        return replace(planned, decision="no_verified_backup", reason=why, approver=None)
+
+    def record_refusal(self, plan: list[PlannedStep], reason: str, decision: Decision = "locked") -> None:
+        """Record the steps of a heal that did not run (lock held, kill switch) as ``decision``."""
         for planned in plan:
             if planned.decision == "run":
-                planned = replace(planned, decision="locked", reason=reason, approver=None)
+                planned = replace(planned, decision=decision, reason=reason, approver=None)
             self._record(planned, StepResult("skipped", planned.reason), [])
 
     def _run(self, planned: PlannedStep) -> StepResult:
@@ -330,24 +413,33 @@ class Healer:
             return "never", "destructive steps are never run, only printed", None
         if isinstance(step, ManualStep):
             return "manual", "instructions for a human", None
-        if cooldown:
+        ignored = ""
+        if cooldown and self.ignore_cooldown:
+            ignored = f"; cooldown ignored ({IGNORE_COOLDOWN_FLAG}): {cooldown}"
+        elif cooldown:
             return "cooldown", cooldown, None
+        disabled = self.disabled_reason()
+        if disabled:
+            return "healing_disabled", disabled.removesuffix("; nothing was run"), None
         unsupported = why_not_runnable(step, self._inventory)
         if unsupported:
             return "healing_disabled", unsupported, None
         approver = self._approver(recipe.id)
         if approver:
-            return "run", f"{step.risk} step approved by {approver}", approver
-        if step.risk == "guarded":
-            return "needs_approval", f"guarded step; approve with {APPROVED_BY_FLAG} {recipe.id}", None
-        if self._inventory.healing.auto_run == "none":
-            return (
-                "needs_approval",
-                f'target {self._inventory.name} runs no step without approval (healing.auto_run = "none"); '
-                f"approve with {APPROVED_BY_FLAG} {recipe.id}",
-                None,
-            )
-        return "run", "safe step", None
+            return "run", f"{step.risk} step approved by {approver}{ignored}", approver
+        limit = self._inventory.healing.max_risk
+        if RISK_ORDER.index(step.risk) > RISK_ORDER.index(limit):
+            if limit == "none":
+                why = (
+                    f"target {self._inventory.name} runs no step without approval "
+                    '(healing.max_risk_without_approval = "none")'
+                )
+            elif step.risk == "guarded":
+                why = "guarded step"
+            else:
+                why = f'{step.risk} step above healing.max_risk_without_approval = "{limit}"'
+            return "needs_approval", f"{why}; approve with {APPROVED_BY_FLAG} {recipe.id}", None
+        return "run", f"{step.risk} step{ignored}", None
 
     def _approver(self, recipe_id: str) -> str | None:
         if recipe_id in self._approvals:
@@ -387,6 +479,22 @@ class Healer:
             rows=result.rows,
             detail=result.detail,
         )
+
+
+NO_BACKUP_PLANNED = (
+    f"production changes only after a verified backup: no {BACKUP_COMMAND} step runs before this step in this heal"
+)
+BACKUP_FAILED = f"production changes only after a verified backup: the {BACKUP_COMMAND} step of this heal failed"
+
+
+def _is_backup(planned: PlannedStep) -> bool:
+    """A step that makes a fresh backup of the target (its ``backup_database`` command)."""
+    return isinstance(planned.step, CommandStep) and planned.step.command == BACKUP_COMMAND
+
+
+def _changes_target(planned: PlannedStep) -> bool:
+    """A step that would change the target: neither a diagnostic, nor the backup, nor text for a human."""
+    return not (planned.diagnostic or _is_backup(planned) or isinstance(planned.step, ManualStep))
 
 
 def _shown_at_work(step: Step, evidence: Mapping[str, Any]) -> str | None:

@@ -37,6 +37,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Approve the guarded steps of a recipe for this run (repeatable)",
     )
     group.addoption("--heal-dry-run", action="store_true", help="Print the exact healing plan and change nothing")
+    group.addoption(
+        "--heal-ignore-cooldown",
+        action="store_true",
+        help="Run recipes even when they were applied to the target within its cooldown (said in the output)",
+    )
     group.addoption("--verify-outcomes", metavar="PATH", help=argparse.SUPPRESS)
     group.addoption("--verify-select", metavar="PATH", help=argparse.SUPPRESS)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from remedies.analysis import Failure, explained_by, roots
-from remedies.healing import HealOutcome
+from remedies.healing import DECISIONS, HealOutcome
 from remedies.render import RISK_NOTE, Renderer, evidence_summary
 
 
@@ -145,7 +145,7 @@ def heal_lines(heal: HealOutcome) -> list[str]:
     """One line per planned step: what, why, and what happened."""
     if heal.refused:
         return [f"healing did not run: {heal.refused}"]
-    lines = []
+    lines = list(heal.notes)
     for planned, outcome in heal.steps:
         result = f" -> {outcome.status}: {outcome.detail}" if outcome is not None else ""
         reason = f" ({planned.reason})" if planned.reason else ""
@@ -172,6 +172,9 @@ def healing_report_text(result: RunResult) -> str:
         verdict = {None: "not verified", True: "HEALED", False: "NOT HEALED"}[failure.healed]
         note = f" - {failure.heal_note}" if failure.heal_note else ""
         lines.append(f"  {verdict}: {failure.nodeid}{note}")
+    decisions = sorted({planned.decision for planned, _ in heal.steps})
+    if decisions:
+        lines += ["", "Decisions:", *[f"  {name}: {DECISIONS.get(name, name)}" for name in decisions]]
     lines += ["", f"Result: {result.healed}/{len(result.failures)} failures healed"]
     return "\n".join(lines) + "\n"
 

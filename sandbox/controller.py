@@ -34,7 +34,7 @@ import httpx
 import psycopg
 from filelock import FileLock
 
-from . import migrations
+from . import migrations, release
 from .backups import back_up, lay_out_backups
 from .errors import SandboxError
 from .facts import LOOPBACK, PACKAGE_NAME, PROJECT_ROOT
@@ -308,6 +308,7 @@ class Sandbox:
             "TSH_SANDBOX_WEBHOOK_KEY": self.webhook_key or "",
             "TSH_SANDBOX_ENV_FILE": str(self._layout.env_file),
             "TSH_SANDBOX_SOURCE_DIR": str(self._layout.source_dir),
+            "TSH_SANDBOX_STAGING_FINDINGS": str(release.staging_findings_file(self.home)),
             "TSH_SANDBOX_MIGRATIONS_DIR": str(self.migrations_dir),
             "TSH_SANDBOX_API_TOKEN": api_token(self._secrets.db_password),
             "TSH_SANDBOX_BACKUP_DIR": str(self._layout.backups_dir),
@@ -460,6 +461,7 @@ class Sandbox:
         sandbox = cls(layout.state_file, state, secrets)
         sandbox.restore_env_file()
         create_source_checkout(layout.source_dir)
+        release.restore_staging_findings(home, layout.source_dir)
         migrations.install(layout.migrations_dir)
         return sandbox
 

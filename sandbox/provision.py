@@ -19,6 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from . import release
 from .errors import SandboxError
 from .facts import SAMPLE_SOURCE
 
@@ -98,15 +99,20 @@ def env_file_names(path: Path) -> dict[str, str]:
 
 
 def create_source_checkout(directory: Path) -> None:
-    """Copy the sample source to ``directory`` and commit it to a new git repository."""
+    """Copy the sample source to ``directory`` and commit it, signed, to a new git repository (see ``release``)."""
     shutil.copytree(SAMPLE_SOURCE, directory, ignore=shutil.ignore_patterns("__pycache__"))
-    identity = ["-c", "user.name=TSH sandbox", "-c", "user.email=sandbox@tsh.invalid", "-c", "commit.gpgsign=false"]
-    for command in (
-        ["git", "init", "--quiet", "--initial-branch=develop"],
-        ["git", "add", "--all"],
-        ["git", *identity, "commit", "--quiet", "--message", "Sample application source"],
-    ):
-        try:
+    identity = ["-c", "user.name=TSH sandbox", "-c", "user.email=sandbox@tsh.invalid"]
+    try:
+        subprocess.run(
+            ["git", "init", "--quiet", "--initial-branch=develop"],
+            cwd=directory, check=True, capture_output=True, timeout=GIT_TIMEOUT_SECONDS,
+        )  # fmt: skip
+        release.configure_signing(directory)
+        for command in (
+            ["git", "add", "--all"],
+            ["git", *identity, "commit", "--quiet", "--message", "Sample application source"],
+        ):
             subprocess.run(command, cwd=directory, check=True, capture_output=True, timeout=GIT_TIMEOUT_SECONDS)
-        except (OSError, subprocess.SubprocessError) as error:
-            raise SandboxError(f"cannot create the sample source checkout in {directory}: {error}") from None
+        release.tag_release(directory)
+    except (OSError, subprocess.SubprocessError, SandboxError) as error:
+        raise SandboxError(f"cannot create the sample source checkout in {directory}: {error}") from None

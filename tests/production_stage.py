@@ -34,6 +34,10 @@ def production_env(sandbox, tmp_path) -> dict[str, str]:
         "PRODUCTION_BACKUP_SCRATCH_DB_URL": env["TSH_SANDBOX_SCRATCH_DB_URL"],
         "WEBHOOK_API_KEY": env["TSH_SANDBOX_WEBHOOK_KEY"],
         "TSH_ERP_ALEMBIC_VERSIONS": env["TSH_SANDBOX_MIGRATIONS_DIR"],
+        # The deployed checkout (its commits signed by the sandbox's key) and the staging run of its commit.
+        "TSH_SOURCE_DIR": env["TSH_SANDBOX_SOURCE_DIR"],
+        "STAGING_FINDINGS": env["TSH_SANDBOX_STAGING_FINDINGS"],
+        "PRODUCTION_REQUIRE_SIGNED_COMMITS": "true",
         "ZOHO_ACCOUNTS_URL": zoho,
         "ZOHO_BOOKS_API_URL": f"{zoho}/books/v3",
         "ZOHO_INVENTORY_API_URL": f"{zoho}/inventory/v1",

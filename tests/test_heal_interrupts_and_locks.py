@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from expected import DELIVERY_CHECK_FILES, ROUTES, completes
 from suite_runner import SUITE_RUN_TIMEOUT, SuiteRun, run_suite, suite_env
 
 from fixtures.inventory import PROJECT_ROOT, load_inventory
-from remedies.target_state import HealingLocked, HealLock, TargetIdentity, state_dir
+from remedies.target_state import STATE_DIR_VARIABLE, HealingLocked, HealLock, TargetIdentity, state_dir
 
 SANDBOX_TARGET = PROJECT_ROOT / "targets" / "sandbox.toml"
 WORKER_DOWN_HEAL = [*DELIVERY_CHECK_FILES, "-m", "staging", "--sandbox-fault", "worker-down", "--heal"]
@@ -125,9 +126,64 @@ def test_two_concurrent_heals_with_different_reports_dirs_restart_the_worker_onc
     (other,) = [run for run in runs if run is not acting]
     assert acting.exit_code == 0, acting.output
     assert [e["decision"] for run, e in restarts if run is other] in (["locked"], ["cooldown"]), other.output
+    assert other.exit_code == 1, other.output  # it says why it did not act
+    assert "another heal of target sandbox is running" in other.output or "cooldown of 60 min" in other.output
     for run in runs:
         assert run.findings["failures"] and (run.reports_dir / "summary.md").is_file()
     assert healthy_sandbox.status()["worker"] == "running"
+
+
+STUCK_HEAL = ["suites/sync/test_queue_health.py", "-m", "staging", "--sandbox-fault", "stuck-processing:3", "--heal"]
+
+
+def release_steps(run: SuiteRun) -> list[tuple[str, str]]:
+    """(decision, result) of H10's fix step (the release of the stuck rows) in the run's ledger."""
+    return [(e["decision"], e["result"]) for e in run.ledger() if e["description"].startswith("sql release_stuck")]
+
+
+def test_another_runner_holding_the_advisory_lock_refuses_a_heal_from_another_machine(healthy_sandbox, tmp_path):
+    # Another machine's runner: its own state directory (so no lock file is shared), the same database.
+    env = {**suite_env(healthy_sandbox), STATE_DIR_VARIABLE: str(tmp_path / "other-machine")}
+    key = TargetIdentity.of(heal_lock(healthy_sandbox)._inventory).advisory_key
+    with psycopg.connect(healthy_sandbox.db_url, autocommit=True) as other_runner:
+        assert other_runner.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
+        run = run_suite(healthy_sandbox, tmp_path / "locked", *STUCK_HEAL, env=env)
+    assert run.exit_code == 1, run.output
+    assert f"healing did not run: another heal of target sandbox is running (PostgreSQL advisory lock {key} " \
+        "on its database is held); try again when it ends" in run.output  # fmt: skip
+    assert release_steps(run) == [("locked", "skipped")]
+    assert {e["result"] for e in run.ledger()} == {"skipped"}  # nothing acted
+    run = run_suite(healthy_sandbox, tmp_path / "free", *STUCK_HEAL, env=env)
+    assert run.exit_code == 0, run.output
+    assert release_steps(run) == [("run", "ok")]
+
+
+def test_kill_switch_cooldown_and_its_override_in_whole_runs(healthy_sandbox, tmp_path):
+    target = sandbox_variant(tmp_path, "sandbox-cooldown", {"cooldown_minutes = 0": "cooldown_minutes = 30"})
+    env = {**suite_env(healthy_sandbox), STATE_DIR_VARIABLE: str(tmp_path / "state")}
+    heal = [*STUCK_HEAL, f"--target={target}"]
+
+    disabled = run_suite(healthy_sandbox, tmp_path / "disabled", *heal, env={**env, "TSH_HEALING_DISABLED": "freeze"})
+    assert disabled.exit_code == 1, disabled.output
+    assert "healing did not run: healing is disabled on target sandbox by its kill switch " \
+        "(healing.kill_switch = 'freeze'); nothing was run" in disabled.output  # fmt: skip
+    assert {(e["decision"], e["result"]) for e in disabled.ledger()} == {("healing_disabled", "skipped")}
+
+    first = run_suite(healthy_sandbox, tmp_path / "first", *heal, env=env)
+    assert first.exit_code == 0, first.output
+    assert release_steps(first) == [("run", "ok")]
+
+    again = run_suite(healthy_sandbox, tmp_path / "again", *heal, env=env)
+    assert again.exit_code == 1, again.output
+    assert release_steps(again) == [("cooldown", "skipped")]
+    assert re.search(r"\[H10\] sql release_stuck_processing .* cooldown \(H10 was applied to sandbox at \S+; "
+                     r"cooldown of 30 min lasts until \S+\)", again.output), again.output  # fmt: skip
+
+    forced = run_suite(healthy_sandbox, tmp_path / "forced", *heal, "--heal-ignore-cooldown", env=env)
+    assert forced.exit_code == 0, forced.output
+    assert release_steps(forced) == [("run", "ok")]
+    assert "cooldown ignored (--heal-ignore-cooldown): recipes in cooldown run again" in forced.output
+    assert "safe step; cooldown ignored (--heal-ignore-cooldown): H10 was applied to sandbox" in forced.output
 
 
 # --- SIGTERM mid-heal ---------------------------------------------------------------------

@@ -42,7 +42,7 @@ def test_production_skips_mutating_checks_and_runs_the_rest(healthy_sandbox, tmp
 
 def test_production_heal_needs_approval_even_for_safe_steps(healthy_sandbox, tmp_path):
     target = production_like_target(tmp_path)
-    # Production heals nothing on its own: auto_run = "none".
+    # Production heals nothing on its own: max_risk_without_approval = "none".
     text = target.read_text(encoding="utf-8").replace("allow_mutating = false", "allow_mutating = true")
     state = "${TSH_SANDBOX_STATE}"
     sandbox_cli = json.dumps(
@@ -51,18 +51,13 @@ def test_production_heal_needs_approval_even_for_safe_steps(healthy_sandbox, tmp
     text = text.replace('binding = "docker"', f'binding = "command"\nargv = {sandbox_cli}')
     target.write_text(text.replace('name = "${ACTIVE_APP_CONTAINER:-tsh_erp_app_blue}"', 'name = "worker"'))
     healthy_sandbox.service("worker", "stop")
+    heal = ["-m", "production", "-k", "reaches_completed", f"--target={target}", "--heal"]
+    env = {**suite_env(healthy_sandbox), "WEBHOOK_API_KEY": WEBHOOK_KEY}
     try:
-        run = run_suite(
-            healthy_sandbox,
-            tmp_path / "reports",
-            "-m",
-            "production",
-            "-k",
-            "reaches_completed",
-            f"--target={target}",
-            "--heal",
-            env={**suite_env(healthy_sandbox), "WEBHOOK_API_KEY": WEBHOOK_KEY},
-        )
+        run = run_suite(healthy_sandbox, tmp_path / "reports", *heal, env=env)
+        # Approved, the restart still changes production only after a backup step of the same heal:
+        # H11 has none, so its read-only diagnostic runs and the restart is refused.
+        approved = run_suite(healthy_sandbox, tmp_path / "approved", *heal, "--heal-approve", "H11", env=env)
     finally:
         status = healthy_sandbox.status()["worker"]
         healthy_sandbox.reset()
@@ -70,6 +65,12 @@ def test_production_heal_needs_approval_even_for_safe_steps(healthy_sandbox, tmp
     assert status == "stopped"
     decisions = {(entry["action"], entry["decision"]) for entry in run.ledger()}
     assert decisions == {("sql", "needs_approval"), ("service", "needs_approval")}, run.output
+    assert approved.exit_code == 1, approved.output
+    assert [(e["action"], e["decision"], e["result"]) for e in approved.ledger()] == [
+        ("sql", "run", "ok"), ("service", "no_verified_backup", "skipped"),
+    ], approved.output  # fmt: skip
+    assert "no_verified_backup (production changes only after a verified backup: no backup_database step runs " \
+        "before this step in this heal)" in approved.output  # fmt: skip
 
 
 def _tds_rows(sandbox) -> tuple[int, int]:

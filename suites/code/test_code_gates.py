@@ -37,6 +37,7 @@ def test_mypy_reports_no_type_error(gate_verdict):
     gate_verdict.enforce()
 
 
+@pytest.mark.production  # a pre-deploy gate too: the release's application paths, on the deployed checkout
 @gate("debug")
 def test_no_debug_statement_in_application_code(gate_verdict):
     gate_verdict.enforce()

@@ -67,7 +67,7 @@ def make_inventory(**overrides: Any) -> Inventory:
             "leak": {"argv": [PYTHON, "-c", f"print('token={SECRET}')"], "timeout_seconds": 30},
             "fail": {"argv": [PYTHON, "-c", "import sys; print('broken'); sys.exit(3)"], "timeout_seconds": 30},
         },
-        "healing": {"approve": [], "auto_run": "safe", "cooldown_minutes": 60, "max_rows": 500},
+        "healing": {"approve": [], "max_risk_without_approval": "safe", "cooldown_minutes": 60, "max_rows": 500},
     }
     return Inventory.model_validate({**_merge(data, overrides), "source": Path("targets/unit.toml")})
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -176,15 +178,20 @@ def test_inventory_policy_approves_guarded_steps(make_healer, demo_catalog, inve
     )
 
 
-def test_auto_run_none_holds_even_safe_steps_until_approved(make_healer, demo_catalog, inventory_factory):
-    production = inventory_factory(target={"name": "production", "kind": "production"}, healing={"auto_run": "none"})
+@pytest.mark.parametrize(
+    "policy", [{"auto_run": "none", "max_risk_without_approval": None}, {"max_risk_without_approval": "none"}]
+)
+def test_max_risk_none_holds_even_safe_steps_until_approved(make_healer, demo_catalog, inventory_factory, policy):
+    production = inventory_factory(target={"name": "production", "kind": "production"}, healing=policy)
     held = make_healer(production).plan([(demo_catalog.get("H90"), INVOICES)])[0]
     assert (held.decision, held.reason) == (
         "needs_approval",
-        'target production runs no step without approval (healing.auto_run = "none"); approve with --heal-approve H90',
+        'target production runs no step without approval (healing.max_risk_without_approval = "none"); '
+        "approve with --heal-approve H90",
     )
     approved = make_healer(production, approvals={"H90"}).plan([(demo_catalog.get("H90"), INVOICES)])[0]
-    assert (approved.decision, approved.approver) == ("run", "--heal-approve")
+    # Approved, it still waits for a backup step of the same heal (the backup-first rule of production).
+    assert (approved.decision, approved.reason) == ("no_verified_backup", healing.NO_BACKUP_PLANNED)
 
 
 def test_steps_the_target_cannot_run_are_disabled(make_healer, demo_catalog, inventory_factory):
@@ -575,3 +582,148 @@ def test_cooldown_holds_whichever_failure_comes_first(make_healer, shipped_catal
     assert (restart.params, restart.served_params, restart.decision) == (
         {"entity": "orders"}, ({"entity": "orders"}, {"entity": "products"}), "cooldown",
     )  # fmt: skip
+
+
+# --- the healing policy: highest risk without approval, kill switch, cooldown override -----
+
+
+def test_max_risk_guarded_runs_guarded_steps_without_approval_but_never_destructive_ones(
+    make_healer, demo_catalog, inventory_factory
+):
+    target = inventory_factory(healing={"max_risk_without_approval": "guarded"})
+    plan = make_healer(target).plan([(demo_catalog.get("H90"), INVOICES)])
+    assert [(p.decision, p.reason) for p in plan] == [
+        ("run", "safe step"),
+        ("run", "guarded step"),
+        ("manual", "instructions for a human"),
+        ("never", "destructive steps are never run, only printed"),
+    ]
+
+
+def test_the_old_auto_run_spelling_must_agree_with_max_risk(inventory_factory):
+    assert inventory_factory(healing={"auto_run": "none", "max_risk_without_approval": None}).healing.max_risk == "none"
+    assert inventory_factory(healing={"max_risk_without_approval": None}).healing.max_risk == "safe"
+    with pytest.raises(ValueError, match="auto_run = 'none' contradicts max_risk_without_approval = 'safe'"):
+        inventory_factory(healing={"auto_run": "none", "max_risk_without_approval": "safe"})
+
+
+KILL_SWITCH = "healing is disabled on target unit by its kill switch (healing.kill_switch = 'incident 42')"
+
+
+def test_the_kill_switch_refuses_the_heal_and_records_every_step(
+    make_healer, demo_catalog, inventory_factory, reports_dir, monkeypatch
+):
+    monkeypatch.setattr(healing, "run_step", lambda *args: pytest.fail("a disabled heal ran a step"))
+    healer = make_healer(inventory_factory(healing={"kill_switch": "incident 42"}))
+    failures = [Failure("suites/api/test_demo.py::test_demo[invoices]", kind="http_status", recipe="H90",
+                        params=INVOICES)]  # fmt: skip
+    outcome = heal_failures(failures, demo_catalog, healer, rerun=lambda ids: pytest.fail("re-ran"))
+    assert outcome.refused == f"{KILL_SWITCH}; nothing was run"
+    assert (failures[0].healed, failures[0].heal_note) == (False, "no repairing step ran for its recipe")
+    entries = [json.loads(line) for line in ledger_lines(reports_dir)]
+    assert [(e["description"], e["decision"], e["result"]) for e in entries] == [
+        ("command say (entity=invoices)", "healing_disabled", "skipped"),
+        ("service restart app (command binding)", "healing_disabled", "skipped"),
+        ("command fail", "never", "skipped"),
+    ]
+    assert entries[0]["detail"] == KILL_SWITCH
+    # A dry run shows the same decisions and writes nothing more.
+    dry = make_healer(inventory_factory(healing={"kill_switch": "incident 42"}), dry_run=True)
+    assert [p.decision for p in dry.plan([(demo_catalog.get("H90"), INVOICES)])] == [
+        "healing_disabled", "healing_disabled", "manual", "never",
+    ]  # fmt: skip
+
+
+def test_ignore_cooldown_runs_the_recipe_again_and_says_so(make_healer, demo_catalog, target_ledger, inventory):
+    write_ledger(target_ledger, {"time": "2026-01-01T11:30:00+00:00"})
+    healer = Healer(inventory, approvals=set(), dry_run=False, reports_dir=target_ledger.parent / "r",
+                    redact=str, now=lambda: NOW, ignore_cooldown=True)  # fmt: skip
+    first = healer.plan([(demo_catalog.get("H90"), INVOICES)])[0]
+    assert (first.decision, first.reason) == (
+        "run",
+        "safe step; cooldown ignored (--heal-ignore-cooldown): H90 was applied to unit at 2026-01-01T11:30:00+00:00; "
+        "cooldown of 60 min lasts until 2026-01-01T12:30:00+00:00",
+    )
+    failures = [Failure("suites/api/test_demo.py::test_demo[invoices]", kind="http_status", recipe="H90",
+                        params=INVOICES)]  # fmt: skip
+    outcome = heal_failures(failures, demo_catalog, healer, rerun=lambda ids: dict.fromkeys(ids, "passed"))
+    assert outcome.notes == ["cooldown ignored (--heal-ignore-cooldown): recipes in cooldown run again"]
+    assert (outcome.steps[0][0].decision, outcome.steps[0][1].status) == ("run", "ok")
+
+
+# --- the backup-first rule (production) ------------------------------------------------------
+
+BACKUP_STEPS = """
+[[steps]]
+action = "command"
+command = "backup_database"
+args = { stamp = "{utc_stamp}" }
+risk = "safe"
+"""
+
+
+@pytest.fixture
+def production_target(inventory_factory):
+    def make(backup_argv):
+        commands = {
+            "backup_database": {"argv": [*backup_argv, "{stamp}"], "timeout_seconds": 30},
+            "say": {"argv": [sys.executable, "-c", "print('fixed {entity}')"], "timeout_seconds": 30},
+        }
+        return inventory_factory(target={"name": "production", "kind": "production"}, commands=commands,
+                                 healing={"max_risk_without_approval": "none", "approve": ["H90", "H95"]})  # fmt: skip
+
+    return make
+
+
+@pytest.fixture
+def backup_catalog(write_recipe, recipes_dir, recipe_text):
+    write_recipe("H90_demo", recipe_text("H90", "demo", steps=DEMO_STEPS))
+    write_recipe("H95_backup", recipe_text("H95", "backup", steps=BACKUP_STEPS))
+    return load_catalog(recipes_dir)
+
+
+OK_BACKUP = [sys.executable, "-c", "import sys; print('dumped', sys.argv[1])"]
+FAILING_BACKUP = [sys.executable, "-c", "import sys; print('disk full'); sys.exit(1)"]
+
+
+def test_production_changes_nothing_without_a_backup_step_in_the_heal(make_healer, backup_catalog, production_target):
+    healer = make_healer(production_target(OK_BACKUP))
+    plan = healer.plan([(backup_catalog.get("H90"), INVOICES)])
+    assert [(p.description, p.decision) for p in plan] == [
+        ("command say (entity=invoices)", "no_verified_backup"),
+        ("service restart app (command binding)", "no_verified_backup"),
+        ("manual: Tell the invoices owner", "manual"),
+        ("command fail", "never"),
+    ]
+    assert plan[0].reason == healing.NO_BACKUP_PLANNED
+    results = healer.execute(plan)
+    assert {r.status for _, r in results} == {"skipped"}
+    entries = [json.loads(line) for line in healer.ledger_path.read_text(encoding="utf-8").splitlines()]
+    assert [e["decision"] for e in entries] == ["no_verified_backup", "no_verified_backup", "never"]
+
+
+def test_production_runs_the_backup_first_then_the_changes(make_healer, backup_catalog, production_target):
+    healer = make_healer(production_target(OK_BACKUP))
+    plan = healer.plan([(backup_catalog.get("H90"), INVOICES), (backup_catalog.get("H95"), {})])
+    assert re.fullmatch(r"command backup_database \(stamp=\d{8}_\d{6}\)", plan[0].description)
+    assert [p.description for p in plan][1:3] == [
+        "command say (entity=invoices)",
+        "service restart app (command binding)",
+    ]
+    results = healer.execute(plan)
+    assert [(p.recipe_id, p.action, p.decision, r.status) for p, r in results][:3] == [
+        ("H95", "command", "run", "ok"), ("H90", "command", "run", "ok"), ("H90", "service", "run", "ok"),
+    ]  # fmt: skip
+
+
+def test_a_failed_backup_refuses_every_later_change(make_healer, backup_catalog, production_target):
+    healer = make_healer(production_target(FAILING_BACKUP))
+    results = healer.execute(healer.plan([(backup_catalog.get("H95"), {}), (backup_catalog.get("H90"), INVOICES)]))
+    assert [(p.action, p.decision, r.status) for p, r in results][:3] == [
+        ("command", "run", "failed"), ("command", "no_verified_backup", "skipped"),
+        ("service", "no_verified_backup", "skipped"),
+    ]  # fmt: skip
+    assert results[1][0].reason.startswith(f"{healing.BACKUP_FAILED}: ")
+    assert "exited 1: disk full" in results[1][0].reason
+    entries = [json.loads(line) for line in healer.ledger_path.read_text(encoding="utf-8").splitlines()]
+    assert [e["decision"] for e in entries][:3] == ["run", "no_verified_backup", "no_verified_backup"]

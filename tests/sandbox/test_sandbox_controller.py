@@ -35,6 +35,7 @@ def test_start_publishes_addresses_and_keeps_secrets_private(sandbox: Sandbox, d
         "TSH_SANDBOX_WEBHOOK_KEY": "",
         "TSH_SANDBOX_ENV_FILE": str(sandbox.home / "app.env"),
         "TSH_SANDBOX_SOURCE_DIR": str(sandbox.home / "source"),
+        "TSH_SANDBOX_STAGING_FINDINGS": str(sandbox.home / "staging" / "findings.json"),
         "TSH_SANDBOX_MIGRATIONS_DIR": str(sandbox.home / "alembic"),
         "TSH_SANDBOX_API_TOKEN": api_token(db_password),
         "TSH_SANDBOX_BACKUP_DIR": str(sandbox.home / "backups"),
