@@ -86,7 +86,7 @@ class RunController(RunPart):
         self.interrupted_note = (
             INTERRUPTED_NOTE if interrupted else STOPPED_NOTE.format(reason=stopped) if stopped else ""
         )
-        interrupted = interrupted or bool(stopped)
+        signalled, interrupted = interrupted, interrupted or bool(stopped)
         inventory = self.target_run.inventory
         counts = list(self.outcomes.values())
         self.result = reports.RunResult(
@@ -101,11 +101,11 @@ class RunController(RunPart):
             heal=heal,
         )
         self.interrupted = interrupted
-        if not interrupted:
+        if not signalled:
             self.incidents = self._incidents_recorded(self.result)
         self.write_errors.extend(self.html.mark_final_states(failures))
         self._write_reports(self.result)
-        if interrupted:
+        if signalled:
             session.exitstatus = pytest.ExitCode.INTERRUPTED
         elif heal is not None and not heal.dry_run and failures:
             all_healed = self.result.healed == len(failures)
@@ -124,7 +124,7 @@ class RunController(RunPart):
         annotate_allure(Path(config.option.allure_report_dir), failures)
         redact_files(Path(config.option.allure_report_dir), run.redactor)
         terminal = config.pluginmanager.get_plugin("terminalreporter")
-        if self.result is not None and terminal is not None:
+        if self.result is not None and terminal is not None and not config.option.collectonly:
             # The last line of the run, after pytest's own "N failed in Xs": the verified final state.
             line = run.redactor.redact(self.verdict_line())
             good = self.session is not None and self.session.exitstatus == pytest.ExitCode.OK
