@@ -124,6 +124,7 @@ def markdown_summary(result: RunResult, renderer: Renderer) -> str:
         "",
     ]
     if result.failures:
+        lines += [*root_cause_table(result), "", "### Every failed check", ""]
         lines += ["| Check | Kind | Recipe | Root cause | Healed |", "|---|---|---|---|---|"]
         for failure in result.failures:
             recipe = renderer.title(failure.recipe)
@@ -139,6 +140,28 @@ def markdown_summary(result: RunResult, renderer: Renderer) -> str:
         lines += ["", "### Healing" + (" (dry run)" if result.heal.dry_run else ""), ""]
         lines += [f"- {line}" for line in heal_lines(result.heal)] or ["- nothing to do"]
     return "\n".join(lines) + "\n"
+
+
+SHORT_CELL = 48  # characters; the root-cause table fits GitHub's step-summary width
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SHORT_CELL else text[: SHORT_CELL - 1] + "…"
+
+
+def root_cause_table(result: RunResult) -> list[str]:
+    """The compact table summary.md leads with: one row per root cause, five short columns."""
+    lines = ["| Root cause | Kind | Recipe | Symptoms | Final state |", "|---|---|---|---|---|"]
+    for root in roots(result.failures):
+        group = [root, *explained_by(root, result.failures)]
+        if root.healed is None:
+            state = "failed"
+        else:
+            healed = sum(1 for failure in group if failure.healed)
+            state = "healed" if healed == len(group) else f"{healed}/{len(group)} healed"
+        name = root.nodeid.rsplit("::", 1)[-1]
+        lines.append(f"| `{_short(name)}` | {root.kind} | {root.recipe or 'none'} | {len(group) - 1} | {state} |")
+    return lines
 
 
 def heal_lines(heal: HealOutcome) -> list[str]:

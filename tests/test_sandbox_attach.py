@@ -47,7 +47,7 @@ def test_the_default_sandbox_home_belongs_to_the_checkout(monkeypatch):
 
 def test_a_sandbox_inventory_that_fails_validation_starts_nothing(tmp_path):
     text = (PROJECT_ROOT / "targets" / "sandbox.toml").read_text(encoding="utf-8")
-    assert 'timeout_seconds = ' in text
+    assert "timeout_seconds = " in text
     broken = tmp_path / "broken-sandbox.toml"
     broken.write_text(text.replace("timeout_seconds = ", "timeout_seconds = -", 1), encoding="utf-8")
     home = tmp_path / "sandboxes" / "default"

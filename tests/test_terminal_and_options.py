@@ -19,7 +19,7 @@ from suite_runner import SUITE_RUN_TIMEOUT, SuiteRun, suite_env
 
 from fixtures import reporting, target
 from fixtures.inventory import PROJECT_ROOT
-from remedies import plugin
+from remedies import plugin, reports
 from remedies.analysis import Failure
 from remedies.healing import HealOutcome
 from remedies.reports import RunResult, verdict_line
@@ -165,3 +165,19 @@ def test_the_verdict_names_what_was_healed_and_why_the_rest_was_not():
     assert verdict_line(result_of([], None), exit_code=0) == "3 passed, none failed (exit 0)"
     assert verdict_line(result_of([root], None), "stopped", 2) == "interrupted: 1 failed (no heal, exit 2)"
 
+
+def test_summary_md_leads_with_a_compact_root_cause_table():
+    root = Failure("suites/api/test_health.py::test_health_reports_healthy[app]", "unreachable", recipe="H13")
+    root.healed = True
+    symptom = Failure("suites/api/test_x.py::test_y", "unreachable", root_cause=root.nodeid, healed=False)
+    other = Failure("suites/database/test_connection.py::test_database_answers_select_1", "unreachable")
+    result = result_of([root, symptom, other], None)
+    table = reports.root_cause_table(result)
+    assert table == [
+        "| Root cause | Kind | Recipe | Symptoms | Final state |",
+        "|---|---|---|---|---|",
+        "| `test_health_reports_healthy[app]` | unreachable | H13 | 1 | 1/2 healed |",
+        "| `test_database_answers_select_1` | unreachable | none | 0 | failed |",
+    ]
+    # Five columns of short cells: each row fits GitHub's step-summary width.
+    assert all(line.count("|") == 6 and len(line) <= 110 for line in table)
