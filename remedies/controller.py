@@ -234,7 +234,10 @@ class RunController(RunPart):
         for name, text in files.items():
             self._write(self.reports_dir / name, text)
         allure_dir = Path(self.config.option.allure_report_dir)
-        self._write(allure_dir / "environment.properties", reports.allure_environment(result))
+        interrupted = (
+            f"run.interrupted=true\nrun.interrupted.reason={self.interrupted_note}\n" if self.interrupted else ""
+        )
+        self._write(allure_dir / "environment.properties", reports.allure_environment(result) + interrupted)
         self._write(allure_dir / "categories.json", json.dumps(kinds.allure_categories(), indent=2))
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:

@@ -130,6 +130,8 @@ def test_sigint_while_probes_settle_shows_progress_and_every_report_says_interru
     suite = ET.parse(reports_dir / "junit.xml").getroot()  # noqa: S314 -- the run's own file
     properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert properties["tsh_interrupted"] == "true"
+    allure_environment = (reports_dir / "allure-results" / "environment.properties").read_text(encoding="utf-8")
+    assert "run.interrupted=true\n" in allure_environment
     assert properties["tsh_verdict"].startswith("interrupted: ")
     assert last_line(run.output).strip("= ").startswith("interrupted: ")
     assert "Traceback" not in run.output
