@@ -48,6 +48,7 @@ class Classifier(RunPart):
         report = yield
         if report.failed:
             finding = self.classify(item, call, report)
+            _title_the_crash(report, finding)
             report.user_properties.append((FAILURE_PROPERTY, json.dumps(finding)))
             self._attach_remedy(report, item.nodeid, finding)
             # On the item too: JUnit writes the properties of the item's last (teardown) report.
@@ -101,6 +102,15 @@ class Classifier(RunPart):
             allure.dynamic.label("stage", stage)
         allure.dynamic.feature(request.node.path.parent.name)
         allure.dynamic.story(request.node.originalname)
+
+
+def _title_the_crash(report: pytest.TestReport, finding: dict) -> None:
+    """The short test summary's ``FAILED <nodeid> - …`` (and JUnit's failure message) reads the crash message:
+    it becomes the finding's ``[kind] title``, not the exception's class path. Set on the report, so it
+    crosses from an xdist worker as it is."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        crash.message = f"[{finding['kind']}] {finding['message']}"
 
 
 def _plain(value):

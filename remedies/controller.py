@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from _pytest import junitxml
 
-from fixtures import kinds
+from fixtures import kinds, progress
 from fixtures.release import COMMIT_PROPERTY, head_commit_or_none
 from fixtures.reporting import redact_files, reports_dir, run_records, write_text
 from fixtures.target import TARGET_RUN
@@ -24,7 +24,7 @@ from remedies import reports
 from remedies.analysis import Failure, assign_root_causes
 from remedies.catalog import Catalog
 from remedies.classifier import FAILURE_PROPERTY, RunPart
-from remedies.final_state import annotate_allure, annotate_junit
+from remedies.final_state import annotate_allure, annotate_junit, annotate_junit_run
 from remedies.healing import Healer, heal_failures
 from remedies.html_report import HtmlReport
 from remedies.incidents import (
@@ -38,6 +38,7 @@ from remedies.notify import Channels, send_notifications
 from remedies.verify import rerun_checks
 
 INTERRUPTED_NOTE = "the run was interrupted (SIGTERM or SIGINT): the reports say what it did until then"
+STOPPED_NOTE = "the run was interrupted ({reason}): checks after the stop did not run"
 
 
 class RunController(RunPart):
@@ -49,6 +50,8 @@ class RunController(RunPart):
         self.result: reports.RunResult | None = None
         self.write_errors: list[str] = []
         self.interrupted = False
+        self.interrupted_note = ""  # why, when interrupted: a signal, or --maxfail / -x stopping the session
+        self.session: pytest.Session | None = None
         self.ran_mutating_checks = False  # the run selected (and so consented to) checks that write
         self.started_at = datetime.now(UTC)
         self.incidents: IncidentOutcome | None = None
@@ -85,11 +88,19 @@ class RunController(RunPart):
         if option.verify_outcomes:
             self._write(Path(option.verify_outcomes), json.dumps(self.outcomes, indent=2))
             return
+        self.session = session
         # An interrupted run (SIGTERM, SIGINT) heals nothing: its checks did not all run.
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         wants_heal = (option.heal or option.heal_dry_run) and not interrupted
         heal = self._heal(failures) if wants_heal else None
         interrupted = interrupted or (heal is not None and heal.interrupted)
+        # A session stopped early (--maxfail, -x, a plugin's session.shouldstop) is interrupted too: its
+        # reports must not read as a full run. It keeps its exit status and heals what it found.
+        stopped = session.shouldfail or session.shouldstop
+        self.interrupted_note = (
+            INTERRUPTED_NOTE if interrupted else STOPPED_NOTE.format(reason=stopped) if stopped else ""
+        )
+        signalled, interrupted = interrupted, interrupted or bool(stopped)
         inventory = self.target_run.inventory
         counts = list(self.outcomes.values())
         self.result = reports.RunResult(
@@ -104,11 +115,11 @@ class RunController(RunPart):
             heal=heal,
         )
         self.interrupted = interrupted
-        if not interrupted:
+        if not signalled:
             self.incidents = self._incidents_recorded(self.result)
         self.write_errors.extend(self.html.mark_final_states(failures))
         self._write_reports(self.result)
-        if interrupted:
+        if signalled:
             session.exitstatus = pytest.ExitCode.INTERRUPTED
         elif heal is not None and not heal.dry_run and failures:
             all_healed = self.result.healed == len(failures)
@@ -123,8 +134,15 @@ class RunController(RunPart):
         failures = self.result.failures if self.result is not None else []
         if getattr(config.option, "xmlpath", None):
             annotate_junit(Path(config.option.xmlpath), failures)
+            annotate_junit_run(Path(config.option.xmlpath), self._junit_run_properties())
         annotate_allure(Path(config.option.allure_report_dir), failures)
         redact_files(Path(config.option.allure_report_dir), run.redactor)
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if self.result is not None and terminal is not None and not config.option.collectonly:
+            # The last line of the run, after pytest's own "N failed in Xs": the verified final state.
+            line = run.redactor.redact(self.verdict_line())
+            good = self.session is not None and self.session.exitstatus == pytest.ExitCode.OK
+            terminal.write_sep("=", line, green=good, red=not good, bold=True)
 
     def _heal(self, failures: list[Failure]):
         option = self.config.option
@@ -139,12 +157,19 @@ class RunController(RunPart):
         )
 
         def rerun(nodeids: list[str]) -> dict[str, str]:
-            return rerun_checks(
+            progress.line(f"verifying: re-running {len(nodeids)} failed check(s) in a fresh pytest process ...")
+            outcomes = rerun_checks(
                 nodeids,
                 target=run.inventory.source,
                 reports_dir=self.reports_dir,
                 post_probes=self.ran_mutating_checks or bool(option.post_probes),
             )
+            passed = sum(1 for nodeid in nodeids if outcomes.get(nodeid) == "passed")
+            progress.line(f"verified: {passed}/{len(nodeids)} re-run check(s) passed")
+            return outcomes
+
+        if failures:
+            progress.line(f"healing {len(failures)} failure(s) on target {run.inventory.name} ...")
 
         outcome = heal_failures(failures, self.renderer.catalog, healer, rerun)
         self.write_errors.extend(healer.write_errors)
@@ -205,6 +230,8 @@ class RunController(RunPart):
         findings = json.loads(reports.findings_json(result, self.renderer))
         findings["interrupted"] = self.interrupted
         findings["commit"] = self.commit
+        if self.interrupted:
+            findings["interrupted_reason"] = self.interrupted_note
         if self.incidents is not None:
             findings["incidents"] = self.incidents.as_json()
         records = run_records(self.config)
@@ -212,18 +239,21 @@ class RunController(RunPart):
             findings.update({name: dict(sorted(counts.items())) for name, counts in sorted(records.metrics.items())})
         files = {
             "findings.json": json.dumps(findings, indent=2, default=str) + "\n",
-            "auto_healing_suggestions.txt": reports.suggestions_text(result, self.renderer),
+            "auto_healing_suggestions.txt": self._text_note() + reports.suggestions_text(result, self.renderer),
             "summary.md": reports.markdown_summary(result, self.renderer)
             + "".join(f"\n{line}\n" for line in self._metric_lines())
-            + (f"\n**{INTERRUPTED_NOTE}**\n" if self.interrupted else ""),
+            + (f"\n**{self.interrupted_note}**\n" if self.interrupted else ""),
         }
         if result.heal is not None:
             stamp = result.finished_at.strftime("%Y%m%d_%H%M%S")
-            files[f"healing/healing_report_{stamp}.txt"] = reports.healing_report_text(result)
+            files[f"healing/healing_report_{stamp}.txt"] = self._text_note() + reports.healing_report_text(result)
         for name, text in files.items():
             self._write(self.reports_dir / name, text)
         allure_dir = Path(self.config.option.allure_report_dir)
-        self._write(allure_dir / "environment.properties", reports.allure_environment(result))
+        interrupted = (
+            f"run.interrupted=true\nrun.interrupted.reason={self.interrupted_note}\n" if self.interrupted else ""
+        )
+        self._write(allure_dir / "environment.properties", reports.allure_environment(result) + interrupted)
         self._write(allure_dir / "categories.json", json.dumps(kinds.allure_categories(), indent=2))
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
@@ -242,6 +272,23 @@ class RunController(RunPart):
         except OSError as error:
             self.write_errors.append(f"{path}: {error.strerror or error}")
 
+    def _text_note(self) -> str:
+        """The head of a text report of an interrupted run: ``INTERRUPTED: <why>``."""
+        return f"INTERRUPTED: {self.interrupted_note}\n\n" if self.interrupted else ""
+
+    def _junit_run_properties(self) -> dict[str, str]:
+        properties = {"tsh_interrupted": "true" if self.interrupted else "false"}
+        if self.interrupted:
+            properties["tsh_interrupted_reason"] = self.interrupted_note
+        if self.result is not None:
+            properties["tsh_verdict"] = self.verdict_line()
+        return properties
+
+    def verdict_line(self) -> str:
+        """The run's last terminal line: what failed, what was healed and verified, why the rest was not."""
+        exit_code = int(self.session.exitstatus) if self.session is not None else None
+        return reports.verdict_line(self.result, self.interrupted_note if self.interrupted else "", exit_code)
+
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.result is None:
             return
@@ -250,7 +297,7 @@ class RunController(RunPart):
         terminalreporter.section("TSH ERP remedies")
         write(f"target {result.target}: {result.passed} passed, {result.failed} failed, {result.healed} healed")
         if self.interrupted:
-            write(INTERRUPTED_NOTE, red=True)
+            write(self.interrupted_note, red=True)
         for line in self._metric_lines():
             write(line)
         for line in self.incidents.lines() if self.incidents else []:

@@ -87,3 +87,19 @@ def annotate_allure(directory: Path, failures: list[Failure]) -> None:
         details = result.setdefault("statusDetails", {})
         details["message"] = f"[{state}] {details.get('message', '')}"
         path.write_text(json.dumps(result), encoding="utf-8")
+
+
+def annotate_junit_run(path: Path, properties: dict[str, str]) -> None:
+    """Add run-level ``properties`` (``tsh_interrupted``…) to every test suite of the JUnit file at ``path``."""
+    if not properties or not path.is_file():
+        return
+    tree = ET.parse(path)  # noqa: S314 -- the file pytest itself just wrote
+    root = tree.getroot()
+    for suite in [root] if root.tag == "testsuite" else root.iter("testsuite"):
+        holder = suite.find("properties")
+        if holder is None:
+            holder = ET.Element("properties")
+            suite.insert(0, holder)
+        for name, value in properties.items():
+            ET.SubElement(holder, "property", name=name, value=value)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from fixtures import progress
 from fixtures.inventory import Inventory
 from remedies.actions import StepResult, describe_error, run_step, why_not_runnable
 from remedies.analysis import Failure, roots
@@ -353,6 +354,7 @@ class Healer:
                     result = StepResult("skipped", f"not run: an earlier step of {planned.recipe_id} failed")
                 else:
                     in_flight = original
+                    progress.line(f"healing [{planned.recipe_id}] {planned.description} ...")
                     result = self._run(planned)
                     in_flight = None
                     if _is_backup(planned):

@@ -124,6 +124,7 @@ def markdown_summary(result: RunResult, renderer: Renderer) -> str:
         "",
     ]
     if result.failures:
+        lines += [*root_cause_table(result), "", "### Every failed check", ""]
         lines += ["| Check | Kind | Recipe | Root cause | Healed |", "|---|---|---|---|---|"]
         for failure in result.failures:
             recipe = renderer.title(failure.recipe)
@@ -139,6 +140,28 @@ def markdown_summary(result: RunResult, renderer: Renderer) -> str:
         lines += ["", "### Healing" + (" (dry run)" if result.heal.dry_run else ""), ""]
         lines += [f"- {line}" for line in heal_lines(result.heal)] or ["- nothing to do"]
     return "\n".join(lines) + "\n"
+
+
+SHORT_CELL = 48  # characters; the root-cause table fits GitHub's step-summary width
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SHORT_CELL else text[: SHORT_CELL - 1] + "…"
+
+
+def root_cause_table(result: RunResult) -> list[str]:
+    """The compact table summary.md leads with: one row per root cause, five short columns."""
+    lines = ["| Root cause | Kind | Recipe | Symptoms | Final state |", "|---|---|---|---|---|"]
+    for root in roots(result.failures):
+        group = [root, *explained_by(root, result.failures)]
+        if root.healed is None:
+            state = "failed"
+        else:
+            healed = sum(1 for failure in group if failure.healed)
+            state = "healed" if healed == len(group) else f"{healed}/{len(group)} healed"
+        name = root.nodeid.rsplit("::", 1)[-1]
+        lines.append(f"| `{_short(name)}` | {root.kind} | {root.recipe or 'none'} | {len(group) - 1} | {state} |")
+    return lines
 
 
 def heal_lines(heal: HealOutcome) -> list[str]:
@@ -196,3 +219,66 @@ def root_cause_lines(result: RunResult, renderer: Renderer) -> list[str]:
         if evidence:
             lines.append(f"  evidence: {evidence}")
     return lines
+
+
+# Why a step did not run, as the verdict line says it of its recipe.
+_NOT_RUN_BECAUSE = {
+    "needs_approval": "needs approval",
+    "manual": "needs a human",
+    "never": "needs a human",
+    "cooldown": "in cooldown",
+    "locked": "not run: target locked by another heal",
+    "healing_disabled": "not run: healing disabled",
+}
+
+
+def verdict_line(result: RunResult, interrupted: str = "", exit_code: int | None = None) -> str:
+    """The run's closing line: ``19 failed → 19 healed and verified (exit 0)``,
+    ``19 failed → 16 healed and verified, 3 not healed: H09 needs approval (exit 1)``, ``3 failed (no heal, exit 1)``.
+    """
+    code = f"exit {exit_code}" if exit_code is not None else ""
+    head = "interrupted: " if interrupted else ""
+    failures = result.failures
+    if not failures:
+        return f"{head}{result.passed} passed, none failed" + (f" ({code})" if code else "")
+    failed = f"{head}{len(failures)} failed"
+    heal = result.heal
+    if heal is None:
+        return f"{failed} (no heal" + (f", {code})" if code else ")")
+    if heal.dry_run:
+        return f"{failed} (dry run: nothing changed" + (f", {code})" if code else ")")
+    tail = f" ({code})" if code else ""
+    if heal.refused:
+        return f"{failed} → none healed: {heal.refused}{tail}"
+    healed = sum(1 for failure in failures if failure.healed)
+    parts = [f"{healed} healed and verified"] if healed else []
+    reasons = _not_healed_reasons(result)
+    if reasons:
+        count = sum(reasons.values())
+        shown = ", ".join(reason if len(reasons) == 1 else f"{reason} ({n})" for reason, n in reasons.items())
+        parts.append(f"{count} not healed: {shown}")
+    return f"{failed} → {', '.join(parts)}{tail}"
+
+
+def _not_healed_reasons(result: RunResult) -> dict[str, int]:
+    """reason -> number of failures not healed for it, in the order first met."""
+    by_id = {failure.nodeid: failure for failure in result.failures}
+    decisions: dict[str, list[str]] = {}
+    for planned, _ in result.heal.steps if result.heal else []:
+        decisions.setdefault(planned.recipe_id, []).append(planned.decision)
+    reasons: dict[str, int] = {}
+    for failure in result.failures:
+        if failure.healed:
+            continue
+        root = by_id.get(failure.root_cause or "", failure)
+        recipe = root.recipe
+        if recipe is None:
+            reason = "no recipe"
+        else:
+            blocked = next((d for d in decisions.get(recipe, []) if d in _NOT_RUN_BECAUSE), None)
+            if blocked is not None:
+                reason = f"{recipe} {_NOT_RUN_BECAUSE[blocked]}"
+            else:
+                reason = f"{recipe}: {failure.heal_note or 'not verified'}"
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return reasons

@@ -22,6 +22,7 @@ before it (and their heals) changed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -67,9 +68,16 @@ def runtime_root() -> Path:
 
 
 def default_home() -> Path:
-    """``$TSH_SANDBOX_HOME``, else ``/tmp/tsh-sandbox-<uid>/default``."""
+    """``$TSH_SANDBOX_HOME``, else ``/tmp/tsh-sandbox-<uid>/checkout-<hash of this checkout's path>``.
+
+    The default sandbox belongs to the checkout, not the machine: two checkouts (two
+    branches, two CI jobs) never attach to, fault or stop each other's sandbox.
+    """
     configured = os.environ.get("TSH_SANDBOX_HOME")
-    return Path(configured) if configured else runtime_root() / "default"
+    if configured:
+        return Path(configured)
+    checkout = hashlib.sha256(str(PROJECT_ROOT.resolve()).encode()).hexdigest()[:12]
+    return runtime_root() / f"checkout-{checkout}"
 
 
 ProcessProbe = Callable[["Sandbox", ProcessRecord], bool]
