@@ -62,7 +62,9 @@ def plugin_value_options() -> set[str]:
 
 
 def test_the_space_separated_test_below_covers_every_value_option_of_the_plugins():
-    assert plugin_value_options() == {"--reports-dir", "--target", "--sandbox-fault", "--heal-approve"}
+    assert plugin_value_options() == {
+        "--reports-dir", "--target", "--sandbox-fault", "--heal-approve", "--staging-findings"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("workers", [["--maxfail", "1"], ["-n", "2"]], ids=["one-process-maxfail", "xdist"])
@@ -75,7 +77,8 @@ def test_every_value_option_works_space_separated(healthy_sandbox, tmp_path, wor
     started = time.monotonic()
     process = start_pytest(
         healthy_sandbox, *workers, "--reports-dir", str(reports_dir), "--target", "sandbox",
-        "--sandbox-fault", "backend-down", "--heal-approve", "H09", "-m", "production", "-k", "test_health_reports",
+        "--sandbox-fault", "backend-down", "--heal-approve", "H09", "--staging-findings", str(tmp_path / "staging run"),
+        "-m", "production", "-k", "test_health_reports",
     )  # fmt: skip
     run = finish(process, reports_dir, started)
 
