@@ -38,8 +38,8 @@ from . import migrations
 from .backups import back_up, lay_out_backups
 from .errors import SandboxError
 from .facts import LOOPBACK, PACKAGE_NAME, PROJECT_ROOT
-from .front import CERT_DAYS, DEFAULT_SLOT, Front, check_slot
 from .faults import FaultStore, active_faults, parse_fault, undo_faults
+from .front import CERT_DAYS, DEFAULT_SLOT, Front, check_slot
 from .postgres import (
     SERVER_BINARIES,
     Cluster,

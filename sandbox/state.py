@@ -120,9 +120,13 @@ class SandboxState:
                 "home": str(self.home),
                 "pg_data": str(self.pg_data),
                 "ports": {
-                    "postgres": self.postgres_port, "app": self.app_port, "zoho": self.zoho_port,
-                    "green": self.green_port, "https": self.https_port, "http": self.http_port,
-                },  # fmt: skip
+                    "postgres": self.postgres_port,
+                    "app": self.app_port,
+                    "zoho": self.zoho_port,
+                    "green": self.green_port,
+                    "https": self.https_port,
+                    "http": self.http_port,
+                },
                 "processes": {
                     name: None if record is None else record.to_json() for name, record in self.processes.items()
                 },
