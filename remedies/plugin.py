@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from fixtures.target import is_xdist_worker, runs_checks
 from remedies.catalog import RecipeError, load_catalog
 from remedies.classifier import Classifier
 from remedies.controller import RunController
+from remedies.verify import select_items
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -37,6 +39,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--heal-dry-run", action="store_true", help="Print the exact healing plan and change nothing")
     group.addoption("--verify-outcomes", metavar="PATH", help=argparse.SUPPRESS)
+    group.addoption("--verify-select", metavar="PATH", help=argparse.SUPPRESS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The verification re-run: keep the failed node ids (see :func:`remedies.verify.select_items`)."""
+    path = config.getoption("verify_select", None)
+    if not path:
+        return
+    selected = set(json.loads(Path(path).read_text(encoding="utf-8")))
+    kept = select_items(selected, [item.nodeid for item in items])
+    deselected = [item for item in items if item.nodeid not in kept]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item.nodeid in kept]
 
 
 @pytest.hookimpl(tryfirst=True)

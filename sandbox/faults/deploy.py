@@ -35,17 +35,26 @@ def _front(target: FaultView) -> Front:
 
 @dataclass(frozen=True, kw_only=True)
 class SlotDownFault(FaultKind):
-    """Stops one slot's app process; in effect while it is stopped."""
+    """Stops one slot's app process; in effect while it is stopped.
+
+    Also recorded in the fault store, so a stopped ``app`` reads as ``backend-down`` alone unless this fault
+    stopped it (blue is the backend: then both are in effect).
+    """
 
     arguments: tuple[str, ...] = SLOTS
     argument_usage: str = "<blue|green>"
 
     def apply(self, target: FaultTarget, fault: Fault) -> None:
+        target.fault_store.add(fault)
         target.service(SLOT_SERVICES[str(fault.argument)], "stop")
 
     def active_specs(self, target: FaultView) -> list[str]:
-        status = target.status()
-        return [f"{self.name}:{slot}" for slot, service in SLOT_SERVICES.items() if status.get(service) == "stopped"]
+        status, recorded = target.status(), target.fault_store.arguments_of(self.name)
+        return [
+            f"{self.name}:{slot}"
+            for slot, service in SLOT_SERVICES.items()
+            if slot in recorded and status.get(service) == "stopped"
+        ]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,7 +23,10 @@ from sandbox.provision import api_token
 
 
 def test_start_publishes_addresses_and_keeps_secrets_private(sandbox: Sandbox, db_password: str) -> None:
-    assert sandbox.status() == {"postgres": "running", "app": "running", "worker": "running", "zoho": "running"}
+    assert sandbox.status() == {
+        "postgres": "running", "app": "running", "green": "running", "worker": "running", "zoho": "running",
+        "front": "running",
+    }  # fmt: skip
     assert sandbox.is_running()
     port = json.loads(sandbox.state_file.read_text())["ports"]["postgres"]
     assert sandbox.db_url == f"postgresql://tsh_app:{db_password}@127.0.0.1:{port}/tsh_erp"
@@ -114,7 +117,7 @@ def test_failed_start_stops_everything_and_names_the_logs(
     )
     assert not (spare_home / "pgdata").exists()
     assert Sandbox.attach(spare_home / "state.json", require_running=False).status() == dict.fromkeys(
-        ("postgres", "app", "worker", "zoho"), "stopped"
+        ("postgres", "app", "green", "worker", "zoho", "front"), "stopped"
     )
 
 
@@ -207,7 +210,10 @@ def test_worker_down_leaves_events_pending_until_restarted(sandbox: Sandbox, sen
 @pytest.mark.timeout(60)
 def test_backend_down_stops_the_app_and_reset_brings_it_back(sandbox: Sandbox, client: httpx.Client) -> None:
     sandbox.apply_fault("backend-down")
-    assert sandbox.status() == {"postgres": "running", "app": "stopped", "worker": "running", "zoho": "running"}
+    assert sandbox.status() == {
+        "postgres": "running", "app": "stopped", "green": "running", "worker": "running", "zoho": "running",
+        "front": "running",
+    }  # fmt: skip
     assert sandbox.faults() == ["backend-down"]
     with pytest.raises(httpx.ConnectError):
         client.get("/health", timeout=1.0)
