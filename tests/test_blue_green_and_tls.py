@@ -47,8 +47,8 @@ FRONT_FAULTS = {
         HEALTHY: ("unreachable", "H17", None),
         **{nodeid: (kind, "H17", HEALTHY) for nodeid, kind in BEHIND_BLUE.items()},
     },
-    "slot-mismatch": {AGREE: ("drift", "H45", None)},
-    "cert-expiring:3": {DAYS_LEFT: ("expiring", "H16", None)},
+    # Two independent roots in one run (each its own root, nothing explained): the records disagree; 3 days left.
+    "slot-mismatch cert-expiring:3": {AGREE: ("drift", "H45", None), DAYS_LEFT: ("expiring", "H16", None)},
     # The idle slot stopped is recorded, not judged; 30 days left is above the 14-day limit.
     "slot-down:green cert-expiring:30": {},
 }
@@ -93,7 +93,11 @@ def test_front_fault_fails_exactly_its_checks_in_the_whole_production_stage(prod
     run = production()
     assert run.outcomes() == FRONT_FAULTS[faults], json.dumps(run.outcomes(), indent=1)
     assert run.exit_code == (1 if FRONT_FAULTS[faults] else 0), run.output
-    if faults == "cert-expiring:3":
+    if "slot-mismatch" in faults:
+        assert {key: run.evidence(AGREE)[key] for key in ("site_slot", "env_slot")} == {
+            "site_slot": "blue", "env_slot": "green",
+        }  # fmt: skip
+    if "cert-expiring:3" in faults:
         evidence = run.evidence(DAYS_LEFT)
         assert round(evidence["days_left"]) == 3 and evidence["min_days_left"] == 14.0
     if faults == "slot-down:blue":
@@ -132,8 +136,8 @@ def test_rollback_of_a_stopped_active_slot_runs_only_when_approved_backs_up_then
     healthy_sandbox.apply_fault("slot-down:blue")
     [dump] = sorted(path.name for path in healthy_sandbox.backups_dir.iterdir())
 
-    # Production runs no step without approval: nothing is switched, nothing is dumped.
-    run = production("--heal", target=target)
+    # Production runs no step without approval: nothing is switched, nothing is dumped (the deploy checks suffice).
+    run = production(DEPLOY, "--heal", target=target)
     assert run.exit_code == 1, run.output
     assert {(e["action"], e["decision"]) for e in run.ledger()} <= {("command", "needs_approval"), ("manual", "manual")}
     assert ("command", "needs_approval") in {(e["action"], e["decision"]) for e in run.ledger()}
