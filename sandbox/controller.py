@@ -1,4 +1,5 @@
-"""Supervising one sandbox: its PostgreSQL cluster, the ERP app, the sync worker and the Zoho simulator.
+"""Supervising one sandbox: its PostgreSQL cluster, the ERP app (blue slot) and its green slot, the sync worker,
+the Zoho simulator and the public front (nginx, :mod:`.front`).
 
 A sandbox lives in a home directory::
 
@@ -11,7 +12,8 @@ A sandbox lives in a home directory::
     backups/       pre-deploy dumps (pre_deploy_<UTC stamp>.dump); start and reset leave one fresh dump there
     pristine.dump  pg_dump -Fc of the database as built, the dump start and reset lay out
     source/        git checkout of sandbox/sample_source, for the code and build gates
-    logs/          one log per service: postgres.log, app.log, worker.log, zoho.log
+    front/         nginx's configuration, site file (the active slot's upstream), sandbox CA and server certificate
+    logs/          one log per service: postgres.log, app.log, green.log, worker.log, zoho.log, front.log
     pgdata/        the cluster (elsewhere when the postgres user cannot reach home)
 
 The cluster holds the ERP database tsh_erp and, saved once it was created,
