@@ -63,6 +63,7 @@ def assign_root_causes(
     context = context or (lambda failure: failure.params)
     by_id = {failure.nodeid: failure for failure in failures}
     explainers: dict[str, list[str]] = {failure.nodeid: [] for failure in failures}
+    declared: set[tuple[str, str]] = set()  # (upstream, downstream) pairs of the dependency table
     for candidate in failures:
         recipe = catalog.get(candidate.recipe) if candidate.recipe else None
         values = context(candidate)
@@ -78,14 +79,20 @@ def assign_root_causes(
             )
             if by_recipe or by_table:
                 explainers[other.nodeid].append(candidate.nodeid)
-    # Two failures that explain each other: the one with the more severe
-    # recipe (then the smaller node id) is the explanation.
+            if by_table:
+                declared.add((candidate.nodeid, other.nodeid))
+    # Two failures that explain each other: a declared dependency beats a recipe's broad [explains]
+    # (an unhealthy active slot explains the public /health behind it, not the other way round); else
+    # the one with the more severe recipe (then the smaller node id) is the explanation.
+    def wins(source: str, nodeid: str) -> bool:
+        if nodeid not in explainers[source]:
+            return True
+        if ((source, nodeid) in declared) != ((nodeid, source) in declared):
+            return (source, nodeid) in declared
+        return _rank(by_id[source], catalog) < _rank(by_id[nodeid], catalog)
+
     for nodeid, sources in explainers.items():
-        explainers[nodeid] = [
-            source
-            for source in sources
-            if nodeid not in explainers[source] or _rank(by_id[source], catalog) < _rank(by_id[nodeid], catalog)
-        ]
+        explainers[nodeid] = [source for source in sources if wins(source, nodeid)]
     for failure in failures:
         failure.root_cause = _top_of_chain(failure.nodeid, explainers, by_id, catalog)
     for failure in failures:

@@ -80,14 +80,29 @@ def target_facts(inventory: Inventory | None, params: Mapping[str, Any]) -> dict
     return facts
 
 
+# Evidence values a recipe may use as placeholders, each only when it names a slot the inventory's [deploy] declares.
+SLOT_EVIDENCE = ("active_slot", "other_slot")
+
+
 def failure_fields(failure: FailureLike) -> dict[str, Any]:
-    """What the failure itself adds to the context: ``nodeid``, ``check``, ``kind`` and ``evidence``."""
+    """What the failure itself adds to the context: ``nodeid``, ``check``, ``kind`` and ``evidence``.
+
+    ``active_slot``/``other_slot`` of the evidence come along too; :func:`context_for` keeps them only when they
+    name declared slots.
+    """
+    slots = {key: failure.evidence[key] for key in SLOT_EVIDENCE if isinstance(failure.evidence.get(key), str)}
     return {
         "nodeid": failure.nodeid,
         "check": failure.nodeid.split("::")[-1],
         "kind": failure.kind,
         "evidence": evidence_summary(failure.evidence),
+        **slots,
     }
+
+
+def _declared_slots_only(inventory: Inventory | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+    declared = set(inventory.deploy.slots) if inventory is not None and inventory.deploy is not None else set()
+    return {key: value for key, value in fields.items() if key not in SLOT_EVIDENCE or value in declared}
 
 
 def context_for(
@@ -95,7 +110,8 @@ def context_for(
 ) -> dict[str, Any]:
     """The one rendering context: target facts and the time, then the failure's fields, then the test's parameters."""
     stamp = datetime.now(UTC).strftime(UTC_STAMP_FORMAT)
-    return {**target_facts(inventory, params), "utc_stamp": stamp, **(fields or {}), **params}
+    fields = _declared_slots_only(inventory, fields or {})
+    return {**target_facts(inventory, params), "utc_stamp": stamp, **fields, **params}
 
 
 def evidence_summary(evidence: Mapping[str, Any], limit: int = EVIDENCE_SUMMARY_CHARS) -> str:

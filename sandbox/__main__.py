@@ -19,6 +19,7 @@ from .controller import ACTIONS, SERVICES, Sandbox, default_home
 from .errors import SandboxError
 from .facts import ZOHO_LISTS
 from .faults import describe_faults, parse_fault
+from .front import CERT_DAYS, SLOTS
 
 EXIT_ERROR = 2
 EXIT_NOT_RUNNING = 3
@@ -116,6 +117,18 @@ def backup(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def switch_slot(arguments: argparse.Namespace) -> int:
+    _attach(arguments).switch_slot(arguments.slot)
+    print(f"active slot: {arguments.slot} (upstream rewritten, nginx -t passed, reloaded, ACTIVE_DEPLOYMENT_SLOT set)")
+    return 0
+
+
+def renew_certificate(arguments: argparse.Namespace) -> int:
+    days_left = _attach(arguments).renew_certificate(arguments.days)
+    print(f"certificate renewed: {days_left:.1f} days left; nginx reloaded")
+    return 0
+
+
 def zoho_resync(arguments: argparse.Namespace) -> int:
     from .state import HomeLayout
     from .zoho.app import load_credentials
@@ -186,6 +199,17 @@ def _parser() -> argparse.ArgumentParser:
         "--stamp", metavar="YYYYmmdd_HHMMSS", help="UTC time in the name pre_deploy_<stamp>.dump (default: now)"
     )
     backup_command.set_defaults(run=backup)
+
+    switch_command = commands.add_parser(
+        "switch-slot", parents=[location], help="Make a blue/green slot active: upstream, nginx -t, reload, env file"
+    )
+    switch_command.add_argument("slot", choices=SLOTS)
+    switch_command.set_defaults(run=switch_slot)
+    renew_command = commands.add_parser(
+        "renew-certificate", parents=[location], help="Issue a new TLS certificate for the front and reload nginx"
+    )
+    renew_command.add_argument("--days", type=int, default=CERT_DAYS, help=f"validity in days (default {CERT_DAYS})")
+    renew_command.set_defaults(run=renew_certificate)
 
     resync_command = commands.add_parser(
         "zoho-resync", parents=[location], help="Copy the records Zoho holds and the ERP lacks into the ERP"

@@ -1,4 +1,5 @@
-"""Supervising one sandbox: its PostgreSQL cluster, the ERP app, the sync worker and the Zoho simulator.
+"""Supervising one sandbox: its PostgreSQL cluster, the ERP app (blue slot) and its green slot, the sync worker,
+the Zoho simulator and the public front (nginx, :mod:`.front`).
 
 A sandbox lives in a home directory::
 
@@ -11,7 +12,8 @@ A sandbox lives in a home directory::
     backups/       pre-deploy dumps (pre_deploy_<UTC stamp>.dump); start and reset leave one fresh dump there
     pristine.dump  pg_dump -Fc of the database as built, the dump start and reset lay out
     source/        git checkout of sandbox/sample_source, for the code and build gates
-    logs/          one log per service: postgres.log, app.log, worker.log, zoho.log
+    front/         nginx's configuration, site file (the active slot's upstream), sandbox CA and server certificate
+    logs/          one log per service: postgres.log, app.log, green.log, worker.log, zoho.log, front.log
     pgdata/        the cluster (elsewhere when the postgres user cannot reach home)
 
 The cluster holds the ERP database tsh_erp and, saved once it was created,
@@ -40,6 +42,7 @@ from .backups import back_up, lay_out_backups
 from .errors import SandboxError
 from .facts import LOOPBACK, PACKAGE_NAME, PROJECT_ROOT
 from .faults import FaultStore, active_faults, parse_fault, undo_faults
+from .front import CERT_DAYS, DEFAULT_SLOT, Front, check_slot
 from .postgres import (
     SERVER_BINARIES,
     Cluster,
@@ -52,7 +55,7 @@ from .postgres import (
     save_template,
 )
 from .processes import ProcessRecord, free_port, spawn, terminate_group, wait_until
-from .provision import api_token, create_source_checkout, env_values, write_env_file
+from .provision import api_token, create_source_checkout, edit_env_file, env_values, write_env_file
 from .state import HomeLayout, SandboxState, Secrets, database_url
 from .zoho.app import RELOAD_PATH, load_credentials, new_credentials, save_credentials
 
@@ -154,12 +157,33 @@ def _accepts_logins(sandbox: Sandbox, record: ProcessRecord) -> bool:
     return accepts_connections(database_url(port, password, "postgres"))
 
 
-def _app_environment(sandbox: Sandbox) -> dict[str, str]:
+def _app_environment(sandbox: Sandbox, slot: str = "blue") -> dict[str, str]:
     # A request held by webhook-timeout must not delay shutdown past 1 s.
-    environment = {"UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN": "1"}
+    environment = {"UVICORN_TIMEOUT_GRACEFUL_SHUTDOWN": "1", "TSH_DEPLOYMENT_SLOT": slot}
     if sandbox.webhook_key:
         environment["WEBHOOK_API_KEY"] = sandbox.webhook_key
     return environment
+
+
+def _slot_url(slot: str) -> Callable[[Sandbox], str]:
+    return lambda sandbox: sandbox.front.slot_url(slot)
+
+
+def _start_front(sandbox: Sandbox) -> ProcessRecord:
+    return sandbox.front.start(sandbox._layout.log_file("front"))
+
+
+def _front_ready(sandbox: Sandbox, record: ProcessRecord) -> bool:
+    return sandbox.front.is_ready(record)
+
+
+def _reset_front(sandbox: Sandbox) -> None:
+    """Blue active in the site file and the env file, a fresh certificate, nginx reloaded."""
+    front = sandbox.front
+    front.issue_certificate(CERT_DAYS)
+    front.write_site(DEFAULT_SLOT)
+    edit_env_file(sandbox._layout.env_file, "ACTIVE_DEPLOYMENT_SLOT", DEFAULT_SLOT)
+    front.reload(sandbox._state.processes.get("front"))
 
 
 def _reload_zoho(sandbox: Sandbox) -> None:
@@ -204,6 +228,12 @@ SERVICE_TABLE: dict[str, Service] = {
             is_ready=_answers_health(attrgetter("base_url")),
         ),
         Service(
+            name="green",
+            command=_uvicorn("erp.app:create_app", lambda sandbox: sandbox._state.green_port),
+            environment=lambda sandbox: _app_environment(sandbox, "green"),
+            is_ready=_answers_health(_slot_url("green")),
+        ),
+        Service(
             name="worker",
             command=_worker_command,
             before_start=lambda sandbox: sandbox._layout.worker_ready_file.unlink(missing_ok=True),
@@ -214,6 +244,14 @@ SERVICE_TABLE: dict[str, Service] = {
             command=_uvicorn("zoho.app:create_app_from_state", lambda sandbox: sandbox._state.zoho_port),
             is_ready=_answers_health(attrgetter("zoho_url")),
             reset=_reload_zoho,
+        ),
+        Service(
+            name="front",
+            before_first_start=lambda sandbox: sandbox.front.prepare(),
+            start=_start_front,
+            is_ready=_front_ready,
+            not_ready="(nginx) did not start its workers",
+            reset=_reset_front,
         ),
     )
 }
@@ -244,6 +282,17 @@ class Sandbox:
     @property
     def db_url(self) -> str:
         return database_url(self._state.postgres_port, self._secrets.db_password)
+
+    @property
+    def front(self) -> Front:
+        """The nginx front: its files, URLs and the two slots' ports."""
+        state = self._state
+        return Front(
+            self.home,
+            https_port=state.https_port,
+            http_port=state.http_port,
+            slot_ports={"blue": state.app_port, "green": state.green_port},
+        )
 
     # -- life cycle ---------------------------------------------------------
 
@@ -323,6 +372,7 @@ class Sandbox:
             # The cluster's maintenance database: where a backup check may create and drop a scratch database.
             "TSH_SANDBOX_SCRATCH_DB_URL": self._maintenance_url,
             "TSH_SANDBOX_PG_BIN": str(SERVER_BINARIES),
+            **self._front_env(),
             **self._zoho_env(),
         }
 
@@ -339,6 +389,18 @@ class Sandbox:
     def migrations_dir(self) -> Path:
         """The sandbox's alembic script directory (absolute): what it migrates with, and faults change."""
         return self._layout.migrations_dir
+
+    def _front_env(self) -> dict[str, str]:
+        """The public front (nginx) and the two slots, as a deploy's variables name them."""
+        front = self.front
+        return {
+            "TSH_SANDBOX_PUBLIC_URL": front.public_url,
+            "TSH_SANDBOX_PUBLIC_HTTP_URL": front.http_url,
+            "TSH_SANDBOX_CA_FILE": str(front.ca_file),
+            "TSH_SANDBOX_NGINX_SITE": str(front.site_file),
+            "TSH_SANDBOX_BLUE_URL": front.slot_url("blue"),
+            "TSH_SANDBOX_GREEN_URL": front.slot_url("green"),
+        }
 
     @property
     def zoho_url(self) -> str:
@@ -406,6 +468,33 @@ class Sandbox:
         """Dump the database as it is now into the backups directory (``stamp``: YYYYmmdd_HHMMSS, UTC)."""
         return back_up(self._layout, self.db_url, stamp)
 
+    def switch_slot(self, slot: str) -> None:
+        """Make ``slot`` the active one as the deploy script does: rewrite the upstream, nginx -t, reload, env file.
+
+        A configuration nginx refuses is put back and nothing else changes (SandboxError).
+        """
+        check_slot(slot)
+        with self._lock:
+            self._refresh()
+            front = self.front
+            previous = front.site_file.read_text(encoding="utf-8")
+            front.write_site(slot)
+            try:
+                front.reload(self._state.processes.get("front"))
+            except SandboxError:
+                front.site_file.write_text(previous, encoding="utf-8")
+                raise
+            edit_env_file(self._layout.env_file, "ACTIVE_DEPLOYMENT_SLOT", slot)
+
+    def renew_certificate(self, days: int = CERT_DAYS) -> float:
+        """Issue a new server certificate valid for ``days`` days and reload nginx; returns the days left."""
+        with self._lock:
+            self._refresh()
+            front = self.front
+            front.issue_certificate(days)
+            front.reload(self._state.processes.get("front"))
+            return front.certificate_days_left()
+
     def faults(self) -> list[str]:
         """Faults in effect: recorded flag faults, and service-down faults whose service is stopped."""
         return active_faults(self)
@@ -463,6 +552,9 @@ class Sandbox:
             app_port=free_port(),
             processes=dict.fromkeys(SERVICES),
             zoho_port=free_port(),
+            green_port=free_port(),
+            https_port=free_port(),
+            http_port=free_port(),
         )
         save_credentials(layout.zoho_file, new_credentials())
         state.save(layout.state_file)

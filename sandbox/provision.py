@@ -67,6 +67,8 @@ def env_values(db_password: str, db_url: str) -> dict[str, str]:
     values = {name: fixed or derived_secret(db_password, name) for name, fixed in ENV_SETTINGS.items()}
     values["DATABASE_URL"] = db_url
     values["POSTGRES_PASSWORD"] = db_password
+    # The live blue/green slot, as the deploy script records it in .env.production (the front keeps it current).
+    values["ACTIVE_DEPLOYMENT_SLOT"] = "blue"
     return values
 
 

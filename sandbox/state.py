@@ -95,6 +95,9 @@ class SandboxState:
     app_port: int
     processes: dict[str, ProcessRecord | None] = field(default_factory=dict)
     zoho_port: int = 0
+    green_port: int = 0
+    https_port: int = 0
+    http_port: int = 0
 
     @property
     def layout(self) -> HomeLayout:
@@ -116,7 +119,14 @@ class SandboxState:
             {
                 "home": str(self.home),
                 "pg_data": str(self.pg_data),
-                "ports": {"postgres": self.postgres_port, "app": self.app_port, "zoho": self.zoho_port},
+                "ports": {
+                    "postgres": self.postgres_port,
+                    "app": self.app_port,
+                    "zoho": self.zoho_port,
+                    "green": self.green_port,
+                    "https": self.https_port,
+                    "http": self.http_port,
+                },
                 "processes": {
                     name: None if record is None else record.to_json() for name, record in self.processes.items()
                 },
@@ -133,6 +143,9 @@ class SandboxState:
                 postgres_port=int(data["ports"]["postgres"]),
                 app_port=int(data["ports"]["app"]),
                 zoho_port=int(data["ports"].get("zoho", 0)),
+                green_port=int(data["ports"].get("green", 0)),
+                https_port=int(data["ports"].get("https", 0)),
+                http_port=int(data["ports"].get("http", 0)),
                 processes={
                     name: None if record is None else ProcessRecord.from_json(record)
                     for name, record in data["processes"].items()

@@ -25,7 +25,14 @@ def production_env(sandbox, tmp_path) -> dict[str, str]:
     zoho = env["TSH_SANDBOX_ZOHO_URL"]
     return {
         **env,
-        "PRODUCTION_BASE_URL": env["TSH_SANDBOX_BASE_URL"],
+        # The public URL is nginx's HTTPS port, verified against the sandbox's CA, as erp.tsh.sale is on production.
+        "PRODUCTION_BASE_URL": env["TSH_SANDBOX_PUBLIC_URL"],
+        "PRODUCTION_PUBLIC_URL": env["TSH_SANDBOX_PUBLIC_URL"],
+        "PRODUCTION_PUBLIC_HTTP_URL": env["TSH_SANDBOX_PUBLIC_HTTP_URL"],
+        "PRODUCTION_CA_FILE": env["TSH_SANDBOX_CA_FILE"],
+        "PRODUCTION_NGINX_SITE": env["TSH_SANDBOX_NGINX_SITE"],
+        "PRODUCTION_BLUE_URL": env["TSH_SANDBOX_BLUE_URL"],
+        "PRODUCTION_GREEN_URL": env["TSH_SANDBOX_GREEN_URL"],
         "PRODUCTION_DB_URL": env["TSH_SANDBOX_DB_URL"],
         "PRODUCTION_SSH_HOST": "local://",
         "PRODUCTION_DEPLOY_DIR": str(deploy_dir),

@@ -9,6 +9,7 @@ operation passes :func:`.gate.gate` before its handler.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,15 @@ def create_app() -> FastAPI:
         title="TSH ERP Ecosystem", version=VERSION, description="TSH ERP (sandbox)", dependencies=[Depends(gate)]
     )
     app.state.runtime = runtime
+    slot = os.environ.get("TSH_DEPLOYMENT_SLOT", "")
+
+    @app.middleware("http")
+    async def name_the_slot(request: Request, call_next):
+        """Each blue/green slot names itself on every answer, as the real slots' containers are told apart."""
+        response = await call_next(request)
+        if slot:
+            response.headers["X-TSH-Slot"] = slot
+        return response
 
     @app.get("/", tags=["System"])
     async def root() -> dict[str, str]:

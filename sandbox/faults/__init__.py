@@ -14,6 +14,7 @@ argument, applies itself to a sandbox and reports whether it is in effect
 - :mod:`.integrity` -- ERP rows broken against a data rule (duplicate emails and SKUs, orphaned invoices);
 - :mod:`.backup` -- the pre-deploy dumps in the sandbox's backups directory (none, stale, corrupt, too many);
 - :mod:`.release` -- the deployed checkout's signatures and the staging run of its commit.
+- :mod:`.deploy` -- the public front: a blue/green slot stopped, slot records disagreeing, a certificate expiring.
 
 Flag faults are recorded in ``home/faults.json``; the process that acts one out
 re-reads that file when it changes. Adding a fault means adding an entry to the
@@ -27,7 +28,7 @@ from __future__ import annotations
 import difflib
 
 from ..errors import SandboxError
-from . import backup, data, endpoint, env_file, integrity, release, service, sync, webhook, zoho
+from . import backup, data, deploy, endpoint, env_file, integrity, release, service, sync, webhook, zoho
 from .base import LOCK_TIMEOUT_SECONDS, Fault, FaultKind, FaultStore, FaultTarget, FaultView, FlagFault
 from .data import (
     FAULT_ROW_PREFIX,
@@ -70,7 +71,7 @@ __all__ = [
     "undo_faults",
 ]
 
-FAMILIES = (webhook, service, sync, env_file, endpoint, zoho, data, integrity, backup, release)
+FAMILIES = (webhook, service, sync, env_file, endpoint, zoho, data, integrity, backup, release, deploy)
 
 
 def _registry() -> dict[str, FaultKind]:

@@ -43,6 +43,8 @@ class FaultTarget(FaultView, Protocol):
 
     def service(self, name: str, action: str) -> None: ...
 
+    def renew_certificate(self, days: int) -> float: ...
+
 
 @dataclass(frozen=True, kw_only=True)
 class FaultKind(ABC):

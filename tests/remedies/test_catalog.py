@@ -21,9 +21,9 @@ FILE = "recipes/H90_demo.toml"
 
 def test_shipped_catalog_has_the_recipes_in_id_order(shipped_catalog):
     assert shipped_catalog.ids() == [
-        "H01", "H02", "H03", "H04", "H06", "H07", "H09", "H10", "H11", "H12", "H13", "H19", "H20", "H21",
+        "H01", "H02", "H03", "H04", "H06", "H07", "H09", "H10", "H11", "H12", "H13", "H16", "H17", "H19", "H20", "H21",
         "H23", "H25", "H27", "H28", "H29", "H32", "H33", "H34", "H35", "H36", "H37", "H40", "H41", "H42", "H43",
-        "H44", "H47", "H48",
+        "H44", "H45", "H47", "H48",
     ]  # fmt: skip
 
 
@@ -51,6 +51,12 @@ def test_shipped_catalog_has_the_recipes_in_id_order(shipped_catalog):
         ("suites/zoho/test_parity.py::test_count_parity[items]", "drift", None),
         (INTEGRITY_RULE.format("orphan_invoices"), "integrity", "H25"),
         (INTEGRITY_RULE.format("orphan_invoices"), "missing", None),
+        ("suites/deploy/test_blue_green.py::test_active_slot_is_healthy", "unreachable", "H17"),
+        ("suites/deploy/test_blue_green.py::test_active_slot_is_healthy", "config", "H45"),
+        ("suites/deploy/test_blue_green.py::test_active_slot_records_agree", "drift", "H45"),
+        ("suites/external/test_public_urls.py::test_certificate_has_enough_days_left[erp]", "expiring", "H16"),
+        ("suites/external/test_public_urls.py::test_certificate_chain_is_trusted[erp]", "security", "H16"),
+        ("suites/external/test_public_urls.py::test_hsts_is_sent[erp]", "security", "H45"),
     ],
 )
 def test_shipped_catalog_maps_each_failure_to_its_recipe(shipped_catalog, nodeid, kind, recipe):

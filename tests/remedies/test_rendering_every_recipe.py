@@ -50,9 +50,9 @@ def test_every_recipe_renders_without_placeholders_for_every_check_it_matches(
             unmatched.append(recipe.id)
         for nodeid in matching:
             kind = (recipe.match.kinds or [Kind.ERROR])[0]
-            failure = Failure(
-                nodeid, kind, collected_checks[nodeid], {"status": 500}, message="sample", recipe=recipe.id
-            )
+            # The slots are what the active-slot check's evidence names (H17 switches to the other one).
+            evidence = {"status": 500, "active_slot": "blue", "other_slot": "green"}
+            failure = Failure(nodeid, kind, collected_checks[nodeid], evidence, message="sample", recipe=recipe.id)
             result = reports.RunResult("sandbox", "sandbox", WHEN, WHEN, 1, 1, 0, [failure], HealOutcome(True))
             healer = Healer(inventory, approvals=set(), dry_run=True, reports_dir=tmp_path, redact=str)
             plan = healer.plan([(recipe, failure.params, failure_fields(failure))])

@@ -42,7 +42,7 @@ def test_cli_runs_a_keyed_sandbox_from_up_to_down(spare_home: Path) -> None:
     status = cli("status", *home)
     assert (status.returncode, status.stdout) == (
         0,
-        "postgres: running\napp: running\nworker: running\nzoho: running\n",
+        "postgres: running\napp: running\ngreen: running\nworker: running\nzoho: running\nfront: running\n",
     )
 
     by_state = {"TSH_SANDBOX_STATE": f"{spare_home}/state.json"}
@@ -51,7 +51,7 @@ def test_cli_runs_a_keyed_sandbox_from_up_to_down(spare_home: Path) -> None:
     stopped = cli("status", "--state", f"{spare_home}/state.json")
     assert (stopped.returncode, stopped.stdout) == (
         3,
-        "postgres: running\napp: running\nworker: stopped\nzoho: running\n",
+        "postgres: running\napp: running\ngreen: running\nworker: stopped\nzoho: running\nfront: running\n",
     )
 
     bad = cli("fault", "add", "webhook-error:users", "webhook-error:bills", *home)

@@ -23,9 +23,13 @@ from sandbox.provision import api_token
 
 
 def test_start_publishes_addresses_and_keeps_secrets_private(sandbox: Sandbox, db_password: str) -> None:
-    assert sandbox.status() == {"postgres": "running", "app": "running", "worker": "running", "zoho": "running"}
+    assert sandbox.status() == {
+        "postgres": "running", "app": "running", "green": "running", "worker": "running", "zoho": "running",
+        "front": "running",
+    }  # fmt: skip
     assert sandbox.is_running()
-    port = json.loads(sandbox.state_file.read_text())["ports"]["postgres"]
+    ports = json.loads(sandbox.state_file.read_text())["ports"]
+    port = ports["postgres"]
     assert sandbox.db_url == f"postgresql://tsh_app:{db_password}@127.0.0.1:{port}/tsh_erp"
     zoho = json.loads((sandbox.home / "zoho.json").read_text())
     assert sandbox.env() == {
@@ -41,6 +45,12 @@ def test_start_publishes_addresses_and_keeps_secrets_private(sandbox: Sandbox, d
         "TSH_SANDBOX_BACKUP_DIR": str(sandbox.home / "backups"),
         "TSH_SANDBOX_SCRATCH_DB_URL": f"postgresql://tsh_app:{db_password}@127.0.0.1:{port}/postgres",
         "TSH_SANDBOX_PG_BIN": str(SERVER_BINARIES),
+        "TSH_SANDBOX_PUBLIC_URL": f"https://127.0.0.1:{ports['https']}",
+        "TSH_SANDBOX_PUBLIC_HTTP_URL": f"http://127.0.0.1:{ports['http']}",
+        "TSH_SANDBOX_CA_FILE": str(sandbox.home / "front" / "ca.pem"),
+        "TSH_SANDBOX_NGINX_SITE": str(sandbox.home / "front" / "site.conf"),
+        "TSH_SANDBOX_BLUE_URL": sandbox.base_url,
+        "TSH_SANDBOX_GREEN_URL": f"http://127.0.0.1:{ports['green']}",
         "TSH_SANDBOX_PYTHON": sys.executable,
         "TSH_SANDBOX_ZOHO_URL": sandbox.zoho_url,
         "TSH_SANDBOX_ZOHO_CLIENT_ID": zoho["client_id"],
@@ -115,7 +125,7 @@ def test_failed_start_stops_everything_and_names_the_logs(
     )
     assert not (spare_home / "pgdata").exists()
     assert Sandbox.attach(spare_home / "state.json", require_running=False).status() == dict.fromkeys(
-        ("postgres", "app", "worker", "zoho"), "stopped"
+        ("postgres", "app", "green", "worker", "zoho", "front"), "stopped"
     )
 
 
@@ -127,7 +137,8 @@ def test_bad_fault_spec_names_the_allowed_faults(sandbox: Sandbox) -> None:
 
 
 def test_unknown_service_is_refused(sandbox: Sandbox) -> None:
-    with pytest.raises(SandboxError, match=r"^unknown service 'redis'; services: postgres, app, worker, zoho$"):
+    services = "postgres, app, green, worker, zoho, front"
+    with pytest.raises(SandboxError, match=rf"^unknown service 'redis'; services: {services}$"):
         sandbox.service("redis", "start")
 
 
@@ -208,7 +219,10 @@ def test_worker_down_leaves_events_pending_until_restarted(sandbox: Sandbox, sen
 @pytest.mark.timeout(60)
 def test_backend_down_stops_the_app_and_reset_brings_it_back(sandbox: Sandbox, client: httpx.Client) -> None:
     sandbox.apply_fault("backend-down")
-    assert sandbox.status() == {"postgres": "running", "app": "stopped", "worker": "running", "zoho": "running"}
+    assert sandbox.status() == {
+        "postgres": "running", "app": "stopped", "green": "running", "worker": "running", "zoho": "running",
+        "front": "running",
+    }  # fmt: skip
     assert sandbox.faults() == ["backend-down"]
     with pytest.raises(httpx.ConnectError):
         client.get("/health", timeout=1.0)

@@ -56,6 +56,9 @@ def test_fault_names_are_the_documented_set() -> None:
         "backup-too-many",
         "unsigned-commit",
         "staging-failed",
+        "slot-down",
+        "slot-mismatch",
+        "cert-expiring",
     )
 
 

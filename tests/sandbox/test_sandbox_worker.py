@@ -47,7 +47,10 @@ def test_worker_reconnects_after_postgres_restart(
     sandbox: Sandbox, client: httpx.Client, send_probe, queue_row
 ) -> None:
     sandbox.service("postgres", "stop")
-    assert sandbox.status() == {"postgres": "stopped", "app": "running", "worker": "running", "zoho": "running"}
+    assert sandbox.status() == {
+        "postgres": "stopped", "app": "running", "green": "running", "worker": "running", "zoho": "running",
+        "front": "running",
+    }  # fmt: skip
     health = client.get("/api/tds/webhooks/health").json()
     assert (health["status"], health["queue_size"]) == ("error", None)
     sandbox.service("postgres", "start")
