@@ -39,6 +39,7 @@ from .backups import back_up, lay_out_backups
 from .errors import SandboxError
 from .facts import LOOPBACK, PACKAGE_NAME, PROJECT_ROOT
 from .faults import FaultStore, active_faults, parse_fault, undo_faults
+from .faults.host import unmount_disk
 from .postgres import (
     SERVER_BINARIES,
     Cluster,
@@ -294,6 +295,7 @@ class Sandbox:
         if problems:
             raise SandboxError("; ".join(problems))
         if remove:
+            unmount_disk(self.home)
             remove_data_dir(self._state.pg_data, self.home)
             shutil.rmtree(self.home, ignore_errors=True)
 
@@ -314,6 +316,13 @@ class Sandbox:
             # The cluster's maintenance database: where a backup check may create and drop a scratch database.
             "TSH_SANDBOX_SCRATCH_DB_URL": self._maintenance_url,
             "TSH_SANDBOX_PG_BIN": str(SERVER_BINARIES),
+            # What the host checks look for: the services' ports and command lines, the disk path, the app's log.
+            "TSH_SANDBOX_APP_PORT": str(self._state.app_port),
+            "TSH_SANDBOX_PG_PORT": str(self._state.postgres_port),
+            "TSH_SANDBOX_ZOHO_PORT": str(self._state.zoho_port),
+            "TSH_SANDBOX_PGDATA": str(self._state.pg_data),
+            "TSH_SANDBOX_DISK_DIR": str(self._layout.disk_dir),
+            "TSH_SANDBOX_APP_LOG": str(self._layout.app_log_file),
             **self._zoho_env(),
         }
 
@@ -446,6 +455,7 @@ class Sandbox:
         cls._claim_home(home)
         layout = HomeLayout(home)
         layout.logs_dir.mkdir()
+        layout.disk_dir.mkdir()
         secrets.save(layout.secrets_file)
         state = SandboxState(
             home=home,

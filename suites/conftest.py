@@ -9,15 +9,40 @@ from __future__ import annotations
 import pytest
 
 from fixtures.failures import CheckFailed
+from fixtures.hosts import host_items
 from fixtures.http import new_client
 from fixtures.openapi import DOCUMENT_ID, run_operations
 from fixtures.target import target_inventory
+
+# Host check fixtures and what of a [[hosts]] entry each one is parametrized over.
+HOST_PARAMETERS = {
+    "host_service": "services", "host_port": "ports", "host_disk": "disks", "host_memory": "memory",
+    "host_log": "logs",
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Checks marked ``slow`` (the post-deploy monitoring window) run only when a ``-m`` expression names ``slow``."""
+    if "slow" in (config.option.markexpr or ""):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     inventory = target_inventory(metafunc.config)
     if inventory is None:
         return
+    for fixture, what in HOST_PARAMETERS.items():
+        if fixture in metafunc.fixturenames:
+            # One xdist group per host: with --dist loadgroup a host's checks share one worker (one ssh connection).
+            params = [
+                pytest.param(name, id=name, marks=[pytest.mark.xdist_group(host.name)])
+                for name, host, _ in host_items(inventory, what)
+            ]
+            metafunc.parametrize(fixture, params)
     if "entity" in metafunc.fixturenames:
         names = [route.name for route in inventory.webhooks.routes]
         metafunc.parametrize("entity", names, ids=names, scope="function")

@@ -12,7 +12,8 @@ argument, applies itself to a sandbox and reports whether it is in effect
 - :mod:`.zoho` -- flag faults the Zoho simulator acts out, and the simulator stopped;
 - :mod:`.data` -- changes to the sandbox database (queue rows, migration, tables and columns) and its migrations;
 - :mod:`.integrity` -- ERP rows broken against a data rule (duplicate emails and SKUs, orphaned invoices);
-- :mod:`.backup` -- the pre-deploy dumps in the sandbox's backups directory (none, stale, corrupt, too many).
+- :mod:`.backup` -- the pre-deploy dumps in the sandbox's backups directory (none, stale, corrupt, too many);
+- :mod:`.host` -- what the host checks see: a service's port closed, a nearly full disk, an error spike.
 
 Flag faults are recorded in ``home/faults.json``; the process that acts one out
 re-reads that file when it changes. Adding a fault means adding an entry to the
@@ -26,7 +27,7 @@ from __future__ import annotations
 import difflib
 
 from ..errors import SandboxError
-from . import backup, data, endpoint, env_file, integrity, service, sync, webhook, zoho
+from . import backup, data, endpoint, env_file, host, integrity, service, sync, webhook, zoho
 from .base import LOCK_TIMEOUT_SECONDS, Fault, FaultKind, FaultStore, FaultTarget, FaultView, FlagFault
 from .data import (
     FAULT_ROW_PREFIX,
@@ -69,7 +70,7 @@ __all__ = [
     "undo_faults",
 ]
 
-FAMILIES = (webhook, service, sync, env_file, endpoint, zoho, data, integrity, backup)
+FAMILIES = (webhook, service, sync, env_file, endpoint, zoho, data, integrity, backup, host)
 
 
 def _registry() -> dict[str, FaultKind]:
