@@ -54,6 +54,9 @@ def test_fault_names_are_the_documented_set() -> None:
         "backup-stale",
         "backup-corrupt",
         "backup-too-many",
+        "port-closed",
+        "disk-low",
+        "error-spike",
     )
 
 
