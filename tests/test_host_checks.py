@@ -140,3 +140,16 @@ def test_the_host_checks_fan_out_with_xdist_and_the_window_waits_for_slow(produc
     assert "10 passed in" in run.output
     workers = {line.split()[0] for line in run.output.splitlines() if line.startswith("[gw") and "PASSED" in line}
     assert workers == {"[gw0]", "[gw1]"}
+
+
+def test_an_approved_heal_starts_the_stopped_service_through_the_binding_its_host_service_names(suite, healthy_sandbox):
+    run = suite(HOSTS, "--sandbox-fault", "port-closed:zoho", "--heal", "--heal-approve", "H46")
+    assert run.exit_code == 0, run.output
+    assert {f["nodeid"]: f["healed"] for f in run.findings["failures"]} == {
+        running("zoho"): True,
+        listening("zoho"): True,
+    }
+    starts = [e for e in run.ledger() if e["action"] == "service" and e["decision"] == "run"]
+    assert [(e["recipe"], e["result"]) for e in starts] == [("H46", "ok")]
+    assert starts[0]["description"] == "service start zoho (command binding)"
+    assert healthy_sandbox.status()["zoho"] == "running"
