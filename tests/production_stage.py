@@ -1,12 +1,13 @@
 """The whole production stage against the sandbox as production: its variables, its traffic, and proof of no writes.
 
-The shipped ``targets/production.toml`` runs unchanged, its variables pointed at
-the sandbox (database, app, Zoho simulator, env file, migrations, backups), so
-every production rule holds: read-only sessions, no probe, no step without
-approval. A production database has a day of real traffic, which the production
-stage's queue measures read; the sandbox gets one settled event per TDS entity
-(:data:`SETTLED_TRAFFIC_SQL`). The ``production`` fixture of ``tests/conftest.py``
-runs it.
+The shipped ``targets/production.toml`` runs with its variables pointed at the
+sandbox (database, app, Zoho simulator, env file, migrations, backups, the app's
+port and log, a 3 x 1 s post-deploy window) and its hosts block swapped for the
+sandbox's processes (``tests/host_stage.py``), so every production rule holds:
+read-only sessions, no probe, no step without approval. A production database
+has a day of real traffic, which the production stage's queue measures read;
+the sandbox gets one settled event per TDS entity (:data:`SETTLED_TRAFFIC_SQL`).
+The ``production`` fixture of ``tests/conftest.py`` runs it.
 """
 
 from __future__ import annotations
