@@ -22,13 +22,15 @@ HOST_PARAMETERS = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Checks marked ``slow`` (the post-deploy monitoring window) run only when a ``-m`` expression names ``slow``."""
+    """Checks marked ``slow`` (the post-deploy monitoring window) run only when a ``-m`` expression names ``slow``
+    or their node id is given (the verification re-run of a heal names the failed checks)."""
     if "slow" in (config.option.markexpr or ""):
         return
-    slow = [item for item in items if item.get_closest_marker("slow")]
+    named = {arg for arg in config.args if "::" in arg}
+    slow = [item for item in items if item.get_closest_marker("slow") and item.nodeid not in named]
     if slow:
         config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+        items[:] = [item for item in items if item not in slow]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
