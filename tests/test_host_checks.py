@@ -140,6 +140,10 @@ def test_the_host_checks_fan_out_with_xdist_and_the_window_waits_for_slow(produc
     assert "10 passed in" in run.output
     workers = {line.split()[0] for line in run.output.splitlines() if line.startswith("[gw") and "PASSED" in line}
     assert workers == {"[gw0]", "[gw1]"}
+    # Named by its node id (as a heal's verification re-run names it), the window is selected without slow.
+    named = production(WINDOW, "--collect-only", "-q")
+    assert named.exit_code == 0, named.output
+    assert named.output.splitlines()[0] == WINDOW
 
 
 def test_an_approved_heal_starts_the_stopped_service_through_the_binding_its_host_service_names(suite, healthy_sandbox):
