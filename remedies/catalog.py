@@ -248,7 +248,8 @@ class ServiceStep(_Step):
     """Start, restart or stop a service through the target's binding for it."""
 
     action: Literal["service"]
-    service: str = Field(pattern=_NAME)
+    # A service name, or {service_binding}: the binding the failed host service check names.
+    service: str = Field(pattern=r"^(?:[A-Za-z0-9_][A-Za-z0-9_.-]*|\{service_binding\})$")
     operation: Literal["start", "restart", "stop"]
     # An evidence key counting the service's recent work: when the failure's evidence shows it
     # above 0, the service demonstrably runs, and starting or restarting it cannot help.

@@ -77,6 +77,14 @@ def target_facts(inventory: Inventory | None, params: Mapping[str, Any]) -> dict
     endpoint = next((e for e in inventory.api.endpoints if e.name == name), None)
     if endpoint is not None:
         facts["endpoint_path"] = endpoint.path
+    # A host's service (or the port of the service of the same name): the [services.*] entry that starts it.
+    item = params.get("host_service") or params.get("host_port")
+    services = [
+        (f"{host.name}-{service.name}", service.binding) for host in inventory.hosts for service in host.services
+    ]
+    binding = next((binding for name, binding in services if name == item and binding), None)
+    if binding is not None:
+        facts["service_binding"] = binding
     return facts
 
 

@@ -42,6 +42,7 @@ from .backups import back_up, lay_out_backups
 from .errors import SandboxError
 from .facts import LOOPBACK, PACKAGE_NAME, PROJECT_ROOT
 from .faults import FaultStore, active_faults, parse_fault, undo_faults
+from .faults.host import unmount_disk
 from .front import CERT_DAYS, DEFAULT_SLOT, Front, check_slot
 from .postgres import (
     SERVER_BINARIES,
@@ -351,6 +352,7 @@ class Sandbox:
         if problems:
             raise SandboxError("; ".join(problems))
         if remove:
+            unmount_disk(self.home)
             remove_data_dir(self._state.pg_data, self.home)
             shutil.rmtree(self.home, ignore_errors=True)
 
@@ -373,6 +375,13 @@ class Sandbox:
             "TSH_SANDBOX_SCRATCH_DB_URL": self._maintenance_url,
             "TSH_SANDBOX_PG_BIN": str(SERVER_BINARIES),
             **self._front_env(),
+            # What the host checks look for: the services' ports and command lines, the disk path, the app's log.
+            "TSH_SANDBOX_APP_PORT": str(self._state.app_port),
+            "TSH_SANDBOX_PG_PORT": str(self._state.postgres_port),
+            "TSH_SANDBOX_ZOHO_PORT": str(self._state.zoho_port),
+            "TSH_SANDBOX_PGDATA": str(self._state.pg_data),
+            "TSH_SANDBOX_DISK_DIR": str(self._layout.disk_dir),
+            "TSH_SANDBOX_APP_LOG": str(self._layout.app_log_file),
             **self._zoho_env(),
         }
 
@@ -544,6 +553,7 @@ class Sandbox:
         cls._claim_home(home)
         layout = HomeLayout(home)
         layout.logs_dir.mkdir()
+        layout.disk_dir.mkdir()
         secrets.save(layout.secrets_file)
         state = SandboxState(
             home=home,

@@ -84,6 +84,16 @@ class HomeLayout:
     def log_file(self, service: str) -> Path:
         return self.logs_dir / f"{service}.log"
 
+    @property
+    def app_log_file(self) -> Path:
+        """The ERP app's own log (timestamped lines with a level), what the host log checks read."""
+        return self.logs_dir / "erp.log"
+
+    @property
+    def disk_dir(self) -> Path:
+        """The directory whose free space the host disk check measures (disk-low mounts a small tmpfs here)."""
+        return self.home / "disk"
+
 
 @dataclass
 class SandboxState:

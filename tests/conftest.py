@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from expected import TDS_ENTITY
+from host_stage import with_sandbox_hosts
 from production_stage import SETTLED_TRAFFIC_SQL, production_env, run_sql
 from suite_runner import DB_PASSWORD, WEBHOOK_KEY, SuiteRun, run_suite
 
@@ -54,8 +55,9 @@ def suite(healthy_sandbox, tmp_path):
 def production(healthy_sandbox, tmp_path):
     """``production(*args, target=...)`` runs the whole production stage against the sandbox as production.
 
-    ``target`` is ``production`` (the shipped inventory) or the path of a variant of it.
-    The sandbox gets a day's settled traffic first, and is reset after.
+    ``target`` is ``production`` (the shipped inventory) or the path of a variant of it; its hosts block
+    is swapped for the sandbox's (``tests/host_stage.py``). The sandbox gets a day's settled traffic
+    first, and is reset after.
     """
     run_sql(healthy_sandbox, SETTLED_TRAFFIC_SQL, {"entities": sorted(set(TDS_ENTITY.values()))})
     env = production_env(healthy_sandbox, tmp_path)
@@ -63,6 +65,7 @@ def production(healthy_sandbox, tmp_path):
 
     def run(*args: str, target: str = "production") -> SuiteRun:
         reports = tmp_path / f"run{next(counter)}"
+        target = with_sandbox_hosts(target, tmp_path)
         return run_suite(healthy_sandbox, reports, "-m", "production", f"--target={target}", *args, env=env)
 
     yield run

@@ -1,12 +1,13 @@
 """The whole production stage against the sandbox as production: its variables, its traffic, and proof of no writes.
 
-The shipped ``targets/production.toml`` runs unchanged, its variables pointed at
-the sandbox (database, app, Zoho simulator, env file, migrations, backups), so
-every production rule holds: read-only sessions, no probe, no step without
-approval. A production database has a day of real traffic, which the production
-stage's queue measures read; the sandbox gets one settled event per TDS entity
-(:data:`SETTLED_TRAFFIC_SQL`). The ``production`` fixture of ``tests/conftest.py``
-runs it.
+The shipped ``targets/production.toml`` runs with its variables pointed at the
+sandbox (database, app, Zoho simulator, env file, migrations, backups, the app's
+port and log, a 3 x 1 s post-deploy window) and its hosts block swapped for the
+sandbox's processes (``tests/host_stage.py``), so every production rule holds:
+read-only sessions, no probe, no step without approval. A production database
+has a day of real traffic, which the production stage's queue measures read;
+the sandbox gets one settled event per TDS entity (:data:`SETTLED_TRAFFIC_SQL`).
+The ``production`` fixture of ``tests/conftest.py`` runs it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def production_env(sandbox, tmp_path) -> dict[str, str]:
         "PRODUCTION_API_TOKEN": env["TSH_SANDBOX_API_TOKEN"],
         "PRODUCTION_BACKUP_DIR": env["TSH_SANDBOX_BACKUP_DIR"],
         "PRODUCTION_BACKUP_SCRATCH_DB_URL": env["TSH_SANDBOX_SCRATCH_DB_URL"],
+        # The hosts block (tests/host_stage.py) and the post-deploy window, 3 polls 1 s apart.
+        "ACTIVE_APP_PORT": env["TSH_SANDBOX_APP_PORT"],
+        "PRODUCTION_APP_LOG": env["TSH_SANDBOX_APP_LOG"],
+        "POST_DEPLOY_POLLS": "3",
+        "POST_DEPLOY_INTERVAL_SECONDS": "1",
         "WEBHOOK_API_KEY": env["TSH_SANDBOX_WEBHOOK_KEY"],
         "TSH_ERP_ALEMBIC_VERSIONS": env["TSH_SANDBOX_MIGRATIONS_DIR"],
         # The deployed checkout (its commits signed by the sandbox's key) and the staging run of its commit.

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from ..facts import WEBHOOK_ROUTES
 from . import admin, bff, records, webhooks
+from .app_log import ErrorSpikeLog, open_app_log
 from .gate import gate
 from .runtime import AppRuntime
 
@@ -63,6 +64,9 @@ def create_app() -> FastAPI:
     app.include_router(bff.router)
     app.include_router(records.router)
     app.add_exception_handler(Exception, _internal_error)
+    logger = open_app_log(runtime.app_log_file)
+    app.add_middleware(ErrorSpikeLog, faults=runtime.faults, logger=logger)
+    logger.info("TSH ERP app %s started", VERSION)
     # Regenerated on every request, so webhook-missing takes its route out at once.
     app.openapi = lambda: _openapi_without_missing_routes(app, runtime)
     return app

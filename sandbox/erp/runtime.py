@@ -24,6 +24,7 @@ class AppRuntime:
     db_url: str = field(repr=False)
     webhook_key: str | None = field(repr=False)
     faults: FaultStore
+    app_log_file: Path
 
     @classmethod
     def from_environment(cls) -> AppRuntime:
@@ -37,6 +38,7 @@ class AppRuntime:
             db_url=database_url(state.postgres_port, secrets.db_password),
             webhook_key=os.environ.get("WEBHOOK_API_KEY") or None,
             faults=FaultStore(state.layout.faults_file),
+            app_log_file=state.layout.app_log_file,
         )
 
     async def connect(self) -> psycopg.AsyncConnection:

@@ -15,6 +15,7 @@ argument, applies itself to a sandbox and reports whether it is in effect
 - :mod:`.backup` -- the pre-deploy dumps in the sandbox's backups directory (none, stale, corrupt, too many);
 - :mod:`.release` -- the deployed checkout's signatures and the staging run of its commit.
 - :mod:`.deploy` -- the public front: a blue/green slot stopped, slot records disagreeing, a certificate expiring.
+- :mod:`.host` -- what the host checks see: a service's port closed, a nearly full disk, an error spike.
 
 Flag faults are recorded in ``home/faults.json``; the process that acts one out
 re-reads that file when it changes. Adding a fault means adding an entry to the
@@ -28,7 +29,7 @@ from __future__ import annotations
 import difflib
 
 from ..errors import SandboxError
-from . import backup, data, deploy, endpoint, env_file, integrity, release, service, sync, webhook, zoho
+from . import backup, data, deploy, endpoint, env_file, host, integrity, release, service, sync, webhook, zoho
 from .base import LOCK_TIMEOUT_SECONDS, Fault, FaultKind, FaultStore, FaultTarget, FaultView, FlagFault
 from .data import (
     FAULT_ROW_PREFIX,
@@ -71,7 +72,7 @@ __all__ = [
     "undo_faults",
 ]
 
-FAMILIES = (webhook, service, sync, env_file, endpoint, zoho, data, integrity, backup, release, deploy)
+FAMILIES = (webhook, service, sync, env_file, endpoint, zoho, data, integrity, backup, release, deploy, host)
 
 
 def _registry() -> dict[str, FaultKind]:

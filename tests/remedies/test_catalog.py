@@ -21,9 +21,9 @@ FILE = "recipes/H90_demo.toml"
 
 def test_shipped_catalog_has_the_recipes_in_id_order(shipped_catalog):
     assert shipped_catalog.ids() == [
-        "H01", "H02", "H03", "H04", "H06", "H07", "H09", "H10", "H11", "H12", "H13", "H16", "H17", "H19", "H20", "H21",
-        "H23", "H25", "H27", "H28", "H29", "H32", "H33", "H34", "H35", "H36", "H37", "H40", "H41", "H42", "H43",
-        "H44", "H45", "H47", "H48",
+        "H01", "H02", "H03", "H04", "H06", "H07", "H09", "H10", "H11", "H12", "H13", "H14", "H15", "H16", "H17",
+        "H19", "H20", "H21", "H23", "H25", "H26", "H27", "H28", "H29", "H32", "H33", "H34", "H35", "H36", "H37",
+        "H40", "H41", "H42", "H43", "H44", "H45", "H46", "H47", "H48",
     ]  # fmt: skip
 
 

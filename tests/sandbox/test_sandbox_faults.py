@@ -59,6 +59,9 @@ def test_fault_names_are_the_documented_set() -> None:
         "slot-down",
         "slot-mismatch",
         "cert-expiring",
+        "port-closed",
+        "disk-low",
+        "error-spike",
     )
 
 
