@@ -377,6 +377,7 @@ class Sandbox:
             **self._front_env(),
             # What the host checks look for: the services' ports and command lines, the disk path, the app's log.
             "TSH_SANDBOX_APP_PORT": str(self._state.app_port),
+            "TSH_SANDBOX_GREEN_PORT": str(self._state.green_port),
             "TSH_SANDBOX_PG_PORT": str(self._state.postgres_port),
             "TSH_SANDBOX_ZOHO_PORT": str(self._state.zoho_port),
             "TSH_SANDBOX_PGDATA": str(self._state.pg_data),

@@ -24,8 +24,14 @@ binding = "postgres"
 
 [[hosts.services]]
 name = "app"
-process = "sandbox.erp.app:create_app --factory --host 127.0.0.1 --port ${ACTIVE_APP_PORT}"
+process = "sandbox.erp.app:create_app --factory --host 127.0.0.1 --port ${TSH_SANDBOX_APP_PORT}"
 binding = "app"
+slot = "blue"
+
+[[hosts.services]]
+name = "green"
+process = "sandbox.erp.app:create_app --factory --host 127.0.0.1 --port ${TSH_SANDBOX_GREEN_PORT}"
+slot = "green"
 
 [[hosts.services]]
 name = "worker"
@@ -42,7 +48,13 @@ port = "${TSH_SANDBOX_PG_PORT}"
 
 [[hosts.ports]]
 name = "app"
-port = "${ACTIVE_APP_PORT}"
+port = "${TSH_SANDBOX_APP_PORT}"
+slot = "blue"
+
+[[hosts.ports]]
+name = "green"
+port = "${TSH_SANDBOX_GREEN_PORT}"
+slot = "green"
 
 [[hosts.ports]]
 name = "zoho"

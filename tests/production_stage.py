@@ -41,7 +41,6 @@ def production_env(sandbox, tmp_path) -> dict[str, str]:
         "PRODUCTION_BACKUP_DIR": env["TSH_SANDBOX_BACKUP_DIR"],
         "PRODUCTION_BACKUP_SCRATCH_DB_URL": env["TSH_SANDBOX_SCRATCH_DB_URL"],
         # The hosts block (tests/host_stage.py) and the post-deploy window, 3 polls 1 s apart.
-        "ACTIVE_APP_PORT": env["TSH_SANDBOX_APP_PORT"],
         "PRODUCTION_APP_LOG": env["TSH_SANDBOX_APP_LOG"],
         "POST_DEPLOY_POLLS": "3",
         "POST_DEPLOY_INTERVAL_SECONDS": "1",

@@ -38,9 +38,13 @@ BEHIND_BLUE = {
     SERVED: "http_status",
     ANSWERS: "http_status",
     "suites/api/test_health.py::test_health_reports_healthy[public]": "http_status",
+    "suites/api/test_health.py::test_health_latency_within_limit[public]": "http_status",
     "suites/api/test_openapi_operations.py::test_get_operation_answers[openapi.json]": "contract",
     "suites/webhooks/test_webhook_routes.py::test_webhooks_health_endpoint_reports_healthy": "http_status",
     **{f"suites/webhooks/test_webhook_routes.py::test_webhook_route_served[{name}]": "http_status" for name in ROUTES},
+    # Blue is the host's app service: its process and port checks say the same, under the rollback recipe.
+    "suites/hosts/test_hosts.py::test_host_service_running[sandbox-app]": "not_running",
+    "suites/hosts/test_hosts.py::test_host_port_listening[sandbox-app]": "not_running",
 }
 FRONT_FAULTS = {
     "slot-down:blue": {

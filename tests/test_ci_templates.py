@@ -66,7 +66,6 @@ LEFT_TO_DEFAULT = {
         "PRODUCTION_NGINX_SITE": "/etc/nginx/sites-available/tsh-erp is the host nginx site the deploy script rewrites",
         "PRODUCTION_BLUE_URL": "http://127.0.0.1:8001 is tsh_erp_app_blue's port on the production host",
         "PRODUCTION_GREEN_URL": "http://127.0.0.1:8011 is tsh_erp_app_green's port on the production host",
-        "ACTIVE_APP_PORT": "8001 is the blue slot's port, as ACTIVE_APP_CONTAINER's default is the blue slot",
         "PRODUCTION_APP_LOG": "the app's log file on the production host; pass it where the deploy writes elsewhere",
         "POST_DEPLOY_POLLS": "the seed's post-deploy window: 4 polls",
         "POST_DEPLOY_INTERVAL_SECONDS": "the seed's post-deploy window: 30 s apart",

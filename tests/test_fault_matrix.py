@@ -170,6 +170,10 @@ FAULT_MATRIX = {
         bff("answers_with_data", "gps-sync-status"): ("http_status", "H35", None),
         # The named endpoint is an OpenAPI operation too: its own check is the root cause.
         operation(f"{BFF}/gps/sync-status"): ("http_status", "H35", bff("answers_with_data", "gps-sync-status")),
+        # An error answer has no latency to judge: it fails for the reason the endpoint's own check gives.
+        bff("latency_within_limit", "gps-sync-status"): (
+            "http_status", "H35", bff("answers_with_data", "gps-sync-status")
+        ),
     },
     f"endpoint-slow:{BFF}/commissions/summary:900": {
         bff("latency_within_limit", "commissions-summary"): ("slow", "H28", None),
@@ -177,7 +181,10 @@ FAULT_MATRIX = {
     f"auth-open:{BFF}/transfers/statistics": {
         bff("refuses_anonymous_calls", "transfers-statistics"): ("security", "H32", None),
     },
-    f"public-requires-auth:{BFF}/gps/health": {bff("answers_with_data", "gps-health"): ("contract", "H40", None)},
+    f"public-requires-auth:{BFF}/gps/health": {
+        bff("answers_with_data", "gps-health"): ("contract", "H40", None),
+        bff("latency_within_limit", "gps-health"): ("http_status", "H40", bff("answers_with_data", "gps-health")),
+    },
     # Operations the inventory does not name: only the OpenAPI coverage sees them.
     "endpoint-undeclared-error:/api/products/summary": {
         operation("/api/products/summary"): ("http_status", "H35", None),

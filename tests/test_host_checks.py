@@ -13,6 +13,8 @@ import re
 import pytest
 from expected import DB_CONNECT, REVISION, SCHEMA_TABLES, TDS_ENTITY, operation, real_traffic, schema, zoho_count
 from production_stage import passed, table_fingerprints
+from test_blue_green_and_tls import FRONT_FAULTS
+from test_blue_green_and_tls import HEALTHY as ACTIVE_SLOT_HEALTHY
 
 HOSTS = "suites/hosts/test_hosts.py"
 WINDOW = "suites/monitoring/test_post_deploy_window.py::test_post_deploy_window_stays_healthy"
@@ -62,18 +64,6 @@ NEEDS_DATABASE = {
     "suites/webhooks/test_webhook_routes.py::test_webhooks_health_endpoint_reports_healthy": "contract",
     zoho_count("items"): "unreachable",
 }  # fmt: skip
-ROUTES = ["customers", "invoices", "orders", "payments", "prices", "products", "stock", "users", "vendors"]
-# Every check of the production stage that talks to the app.
-NEEDS_APP = [
-    "suites/api/test_health.py::test_health_reports_healthy[public]",
-    "suites/api/test_health.py::test_health_latency_within_limit[public]",
-    operation("openapi.json"),
-    *[f"suites/webhooks/test_webhook_routes.py::test_webhook_route_served[{route}]" for route in ROUTES],
-    "suites/webhooks/test_webhook_routes.py::test_webhooks_health_endpoint_reports_healthy",
-    WINDOW,
-]
-
-
 def rooted(root: str, kinds: dict[str, str], recipe: str = "H46") -> dict[str, tuple[str, str, str]]:
     return {nodeid: (kind, recipe, root) for nodeid, kind in kinds.items()}
 
@@ -86,10 +76,10 @@ HOST_FAULTS = {
         listening("postgres"): ("not_running", "H46", running("postgres")),
         **rooted(running("postgres"), NEEDS_DATABASE),
     },
+    # The app is the active blue slot behind nginx: a failed deployment, as slot-down:blue is, rolled back by H17.
     ("port-closed:app",): {
-        running("app"): ("not_running", "H46", None),
-        listening("app"): ("not_running", "H46", running("app")),
-        **rooted(running("app"), dict.fromkeys(NEEDS_APP, "unreachable")),
+        **FRONT_FAULTS["slot-down:blue"],
+        WINDOW: ("http_status", "H17", ACTIVE_SLOT_HEALTHY),
     },
     ("port-closed:worker", "port-closed:zoho", "disk-low", "error-spike"): {
         running("worker"): ("not_running", "H46", None),
@@ -137,7 +127,9 @@ def test_the_host_checks_fan_out_with_xdist_and_the_window_waits_for_slow(produc
     assert run.exit_code == 0, run.output
     assert passed(run) >= HOST_CHECKS
     assert WINDOW not in passed(run)  # deselected by each worker: -m does not name slow
-    assert "10 passed in" in run.output
+    # The idle green slot's process and port are the deploy checks' to record: skipped, saying why.
+    assert "10 passed, 2 skipped in" in run.output
+    assert "slot green is idle (nginx serves blue): the deploy checks record its state" in run.output
     workers = {line.split()[0] for line in run.output.splitlines() if line.startswith("[gw") and "PASSED" in line}
     assert workers == {"[gw0]", "[gw1]"}
     # Named by its node id (as a heal's verification re-run names it), the window is selected without slow.

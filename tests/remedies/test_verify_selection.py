@@ -19,6 +19,8 @@ def test_an_id_that_no_longer_exists_selects_and_is_judged_by_its_functions_chec
     passed = dict.fromkeys(collected[:3], "passed")
     assert outcome_of(UNREADABLE, passed) == "passed"
     assert outcome_of(UNREADABLE, {**passed, OPERATION.format("/api/invoices"): "failed"}) == "failed"
+    assert outcome_of(UNREADABLE, {**passed, OPERATION.format("/api/invoices"): "skipped"}) == "passed"
+    assert outcome_of(UNREADABLE, dict.fromkeys(passed, "skipped")) == "skipped"
     assert outcome_of(HEALTH, passed) == "passed"
     assert outcome_of("x.py::test_gone[a]", passed) == "not run"
     assert outcome_of("x.py::test_gone", {"x.py::test_gone[b]": "passed"}) == "not run"

@@ -52,6 +52,7 @@ def test_start_publishes_addresses_and_keeps_secrets_private(sandbox: Sandbox, d
         "TSH_SANDBOX_BLUE_URL": sandbox.base_url,
         "TSH_SANDBOX_GREEN_URL": f"http://127.0.0.1:{ports['green']}",
         "TSH_SANDBOX_APP_PORT": str(json.loads(sandbox.state_file.read_text())["ports"]["app"]),
+        "TSH_SANDBOX_GREEN_PORT": str(ports["green"]),
         "TSH_SANDBOX_PG_PORT": str(port),
         "TSH_SANDBOX_ZOHO_PORT": sandbox.zoho_url.rpartition(":")[2],
         "TSH_SANDBOX_PGDATA": json.loads(sandbox.state_file.read_text())["pg_data"],
