@@ -31,7 +31,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the project's packages
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))  # the loopback fakes of the tests
 
+from expected import TDS_ENTITY
+from host_stage import with_sandbox_hosts
 from hostile_servers import black_hole, target_with_app_at, trickle
+from production_stage import SETTLED_TRAFFIC_SQL, production_env, run_sql
 
 from fixtures.inventory import PROJECT_ROOT
 from sandbox import Sandbox, default_home
@@ -50,6 +53,7 @@ class Scenario:
     goal: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
     hostile_app: Callable | None = None  # a fake app (tests/hostile_servers.py) the target's app URL points at
+    production: bool = False  # the shipped production inventory, pointed at the sandbox as the tests do
 
 
 def _hung(routes: list[str]) -> list[str]:
@@ -67,6 +71,10 @@ SCENARIOS = [
              goal="< 15 s"),
     Scenario("heal stuck-processing:3", [*STAGING, "--sandbox-fault", "stuck-processing:3", "--heal"]),
     Scenario("heal zoho-drift:contacts:20", [*STAGING, "--sandbox-fault", "zoho-drift:contacts:20", "--heal"]),
+    Scenario("production stage, healthy, 1 process", ["-m", "production"], production=True),
+    Scenario("production stage, healthy, -n 2", ["-m", "production", "-n", "2"], production=True),
+    Scenario("production stage with the post-deploy window (3 x 1 s)", ["-m", "production or slow"],
+             production=True),
     Scenario("staging, black-holed app", STAGING, hostile_app=black_hole, goal="< 60 s"),
     Scenario("staging, app trickling 1 byte/s", STAGING, hostile_app=trickle, goal="< 60 s"),
 ]
@@ -96,6 +104,11 @@ def run_once(sandbox: Sandbox, scenario: Scenario) -> tuple[float, float, int]:
     env = {**suite_env(None if scenario.own_sandbox else sandbox), **scenario.extra_env}
     with tempfile.TemporaryDirectory() as reports, contextlib.ExitStack() as stack:
         target = []
+        if scenario.production:
+            # The production stage reads a day's settled traffic; the sandbox gets it as the tests give it.
+            run_sql(sandbox, SETTLED_TRAFFIC_SQL, {"entities": sorted(set(TDS_ENTITY.values()))})
+            env = {**production_env(sandbox, Path(reports)), **scenario.extra_env}
+            target = [f"--target={with_sandbox_hosts('production', Path(reports))}"]
         if scenario.hostile_app is not None:
             app = stack.enter_context(scenario.hostile_app())
             target = [f"--target={target_with_app_at(app.url, Path(reports))}"]

@@ -6,6 +6,8 @@ Test ids are the inventory's names (``[invoices]``, ``[app]``), so recipes and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fixtures.failures import CheckFailed
@@ -80,3 +82,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "protected_endpoint" in metafunc.fixturenames:
         names = [endpoint.name for endpoint in inventory.api.endpoints if endpoint.protected]
         metafunc.parametrize("protected_endpoint", names, ids=names)
+
+
+@pytest.fixture(scope="session")
+def source_dir(inventory) -> Path:
+    """The deployed code's checkout (``[code] source_dir``), read by the code gates and the pre-deploy gates;
+    their checks are skipped when none is configured."""
+    configured = inventory.code.source_dir
+    if configured is None:
+        pytest.skip("no source checkout configured ([code] source_dir; set TSH_SOURCE_DIR on staging/production)")
+    path = Path(configured)
+    if not (path / ".git").exists():
+        raise CheckFailed("missing", "the configured source directory is not a git checkout", source_dir=configured)
+    return path

@@ -12,9 +12,14 @@ The ``production`` fixture of ``tests/conftest.py`` runs it.
 
 from __future__ import annotations
 
+import json
+import re
+
 import psycopg
 from psycopg import sql
 from suite_runner import SuiteRun, suite_env
+
+from fixtures.inventory import TARGETS_DIR
 
 
 def production_env(sandbox, tmp_path) -> dict[str, str]:
@@ -92,3 +97,22 @@ def table_fingerprints(sandbox) -> dict[str, str]:
 def passed(run: SuiteRun) -> set[str]:
     """Node ids the run reports as passed (``-rA``)."""
     return {line.split()[1] for line in run.output.splitlines() if line.startswith("PASSED ")}
+
+
+def production_with_sandbox_commands(tmp_path):
+    """The shipped production inventory whose backup and switch commands are the sandbox's (no docker, no ssh)."""
+    text = (TARGETS_DIR / "production.toml").read_text(encoding="utf-8")
+    sandbox_cli = ["${TSH_SANDBOX_PYTHON}", "-m", "sandbox"]
+    state = ["--state", "${TSH_SANDBOX_STATE}"]
+    backup = [*sandbox_cli, "backup", *state, "--stamp", "{stamp}"]
+    replacements = {
+        r'^argv = \["docker", "exec", "tsh_postgres", "pg_dump".*$': backup,
+        r'^argv = \["bash", ".*switch_slot\.sh", "\{slot\}"\]$': [*sandbox_cli, "switch-slot", *state, "{slot}"],
+    }
+    for pattern, argv in replacements.items():
+        compiled = re.compile(pattern, re.MULTILINE)
+        assert len(compiled.findall(text)) == 1, pattern
+        text = compiled.sub(f"argv = {json.dumps(argv)}", text)
+    path = tmp_path / "production-sandbox-commands.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

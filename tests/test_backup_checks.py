@@ -10,11 +10,10 @@ backup fault fails exactly its check(s) with kind, H29 and root cause; with
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
-from production_stage import passed, run_sql, table_fingerprints
+from production_stage import passed, production_with_sandbox_commands, run_sql, table_fingerprints
 
 from fixtures.inventory import TARGETS_DIR
 
@@ -88,22 +87,10 @@ def test_each_backup_fault_names_its_dumps_in_the_evidence(production, healthy_s
     }
 
 
-def production_with_sandbox_backup_command(tmp_path):
-    """The shipped production inventory whose backup_database command is the sandbox's (docker exec is not here)."""
-    text = (TARGETS_DIR / "production.toml").read_text(encoding="utf-8")
-    sandbox_backup = ["${TSH_SANDBOX_PYTHON}", "-m", "sandbox", "backup", "--state", "${TSH_SANDBOX_STATE}"]
-    argv = re.compile(r'^argv = \["docker", "exec", "tsh_postgres", "pg_dump".*$', re.MULTILINE)
-    assert len(argv.findall(text)) == 1
-    text = argv.sub(f"argv = {json.dumps([*sandbox_backup, '--stamp', '{stamp}'])}", text)
-    path = tmp_path / "production-sandbox-backup.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_production_heals_a_missing_backup_only_when_approved_and_the_new_dump_restores(
     production, healthy_sandbox, tmp_path
 ):
-    target = str(production_with_sandbox_backup_command(tmp_path))
+    target = str(production_with_sandbox_commands(tmp_path))
     healthy_sandbox.apply_fault("backup-missing")
     before = table_fingerprints(healthy_sandbox)
 

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from production_stage import passed, table_fingerprints
-
-from fixtures.inventory import TARGETS_DIR
+from production_stage import passed, production_with_sandbox_commands, table_fingerprints
 
 DEPLOY = "suites/deploy/test_blue_green.py"
 EXTERNAL = "suites/external/test_public_urls.py"
@@ -112,25 +110,6 @@ def test_front_fault_fails_exactly_its_checks_in_the_whole_production_stage(prod
         report = (run.reports_dir / "blue_green_report.txt").read_text(encoding="utf-8")
         assert "idle slot green: unreachable" in report
     assert table_fingerprints(healthy_sandbox) == before
-
-
-def production_with_sandbox_commands(tmp_path):
-    """The shipped production inventory whose backup and switch commands are the sandbox's (no docker, no ssh)."""
-    text = (TARGETS_DIR / "production.toml").read_text(encoding="utf-8")
-    sandbox_cli = ["${TSH_SANDBOX_PYTHON}", "-m", "sandbox"]
-    state = ["--state", "${TSH_SANDBOX_STATE}"]
-    backup = [*sandbox_cli, "backup", *state, "--stamp", "{stamp}"]
-    replacements = {
-        r'^argv = \["docker", "exec", "tsh_postgres", "pg_dump".*$': backup,
-        r'^argv = \["bash", ".*switch_slot\.sh", "\{slot\}"\]$': [*sandbox_cli, "switch-slot", *state, "{slot}"],
-    }
-    for pattern, argv in replacements.items():
-        compiled = re.compile(pattern, re.MULTILINE)
-        assert len(compiled.findall(text)) == 1, pattern
-        text = compiled.sub(f"argv = {json.dumps(argv)}", text)
-    path = tmp_path / "production-sandbox-commands.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_rollback_of_a_stopped_active_slot_runs_only_when_approved_backs_up_then_switches_and_verifies(

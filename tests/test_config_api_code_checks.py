@@ -103,7 +103,7 @@ def test_secret_missing_fails_its_variable_as_manual_missing(suite, healthy_sand
     assert run.ledger() == []
     assert "Add ZOHO_REFRESH_TOKEN to the env file" in run.output
     assert_no_secret_in(run)
-    assert set(env_file_names(healthy_sandbox.home / "app.env")) == set(ENV_VARIABLES)
+    assert set(env_file_names(healthy_sandbox.home / "app.env")) == {*ENV_VARIABLES, "ACTIVE_DEPLOYMENT_SLOT"}
 
 
 def test_reset_restores_the_env_file(healthy_sandbox):
@@ -113,7 +113,7 @@ def test_reset_restores_the_env_file(healthy_sandbox):
     assert env_file_names(healthy_sandbox.home / "app.env")["JWT_SECRET_KEY"] == PLACEHOLDER
     healthy_sandbox.reset()
     assert healthy_sandbox.faults() == []
-    assert set(env_file_names(healthy_sandbox.home / "app.env")) == set(ENV_VARIABLES)
+    assert set(env_file_names(healthy_sandbox.home / "app.env")) == {*ENV_VARIABLES, "ACTIVE_DEPLOYMENT_SLOT"}
 
 
 def test_env_file_parser_handles_quotes_comments_and_export():

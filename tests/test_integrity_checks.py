@@ -30,10 +30,15 @@ def rule_check(rule: str) -> str:
     return f"{INTEGRITY}::test_data_integrity_rule_holds[{rule}]"
 
 
-def test_healthy_sandbox_passes_the_whole_production_stage_and_nothing_is_written(production, healthy_sandbox):
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "two-workers"])
+def test_healthy_sandbox_passes_the_whole_production_stage_and_nothing_is_written(
+    production, healthy_sandbox, workers
+):
     before = table_fingerprints(healthy_sandbox)
-    run = production("-rA")
+    run = production("-rA", *workers)
     assert run.exit_code == 0, run.output
+    # The production sessions are read-only: checked by the stage itself, on the target's own connection.
+    assert "suites/database/test_connection.py::test_database_sessions_are_read_only" in passed(run)
     assert run.findings["target"] == "production"
     assert run.findings["failures"] == []
     assert {*map(rule_check, RULES), SIZES} <= passed(run)

@@ -6,22 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.failures import CheckFailed
 from fixtures.inventory import Inventory
 from fixtures.run_store import RunStore
 from suites.code.gates import Checkout, Verdict, run_gates, selected_gates
-
-
-@pytest.fixture(scope="session")
-def source_dir(inventory: Inventory) -> Path:
-    """The inventory's ``[code] source_dir``; the gates are skipped when none is configured."""
-    configured = inventory.code.source_dir
-    if configured is None:
-        pytest.skip("no source checkout configured ([code] source_dir; set TSH_SOURCE_DIR on staging/production)")
-    path = Path(configured)
-    if not (path / ".git").exists():
-        raise CheckFailed("missing", "the configured source directory is not a git checkout", source_dir=configured)
-    return path
 
 
 @pytest.fixture(scope="session")

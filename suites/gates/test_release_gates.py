@@ -25,11 +25,11 @@ pytestmark = [pytest.mark.production]
 SHOWN = 20
 
 
-def test_staging_run_of_the_deployed_commit_passed(request, inventory: Inventory, release_checkout: Path):
+def test_staging_run_of_the_deployed_commit_passed(request, inventory: Inventory, source_dir: Path):
     source = request.config.option.staging_findings or inventory.gates.staging_findings
     if not source:
         pytest.skip("no staging run configured ([gates] staging_findings or --staging-findings; STAGING_FINDINGS)")
-    commit = head_commit(release_checkout, inventory.gates.timeout_seconds)
+    commit = head_commit(source_dir, inventory.gates.timeout_seconds)
     try:
         run = read_staging_run(source, inventory.gates)
     except CheckFailed as failure:
@@ -56,11 +56,11 @@ def test_staging_run_of_the_deployed_commit_passed(request, inventory: Inventory
         )
 
 
-def test_release_commits_are_signed(inventory: Inventory, release_checkout: Path):
+def test_release_commits_are_signed(inventory: Inventory, source_dir: Path):
     settings = inventory.gates
     if not settings.require_signed_commits:
         pytest.skip("the target does not require signed commits ([gates] require_signed_commits)")
-    signatures = commit_signatures(release_checkout, settings)
+    signatures = commit_signatures(source_dir, settings)
     unsigned = [(commit, letter) for commit, letter in signatures if letter != GOOD_SIGNATURE]
     if unsigned:
         raise CheckFailed(
