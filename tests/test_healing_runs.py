@@ -97,6 +97,12 @@ def test_backend_down_and_database_down_are_two_roots_each_healed_once(suite, he
     }
     assert "root cause suites/api/test_health.py::test_health_reports_healthy[app] (+45 explained)" in run.output
     assert f"root cause {DB_CONNECT} (+{len(under_database)} explained)" in run.output
+    # The step summary's root-cause table: the two roots, each with its symptoms, healed.
+    summary = (run.reports_dir / "summary.md").read_text(encoding="utf-8")
+    assert "| `test_health_reports_healthy[app]` | unreachable | H13 | 45 | healed |" in summary
+    assert f"| `test_database_answers_select_1` | unreachable | H36 | {len(under_database)} | healed |" in summary
+    suggestions = (run.reports_dir / "auto_healing_suggestions.txt").read_text(encoding="utf-8")
+    assert HEALTH in suggestions and DB_CONNECT in suggestions
     repairs = [
         (e["recipe"], e["description"], e["approver"], e["result"]) for e in run.ledger() if e["action"] == "service"
     ]
