@@ -38,10 +38,7 @@ def _editable_install_from_an_older_pyproject(distribution: importlib.metadata.D
 
 
 def test_site_packages_holds_no_generic_top_level_name():
-    try:
-        distribution = importlib.metadata.distribution(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        distribution = None
+    distribution = installed_distribution()
     if _editable_older():
         pytest.skip("this venv was installed from an older pyproject.toml (editable); ./run reinstalls it")
     if distribution is not None:
@@ -79,11 +76,14 @@ def test_the_code_runs_from_the_checkout_not_from_site_packages():
     assert elsewhere.returncode == 0, elsewhere.stderr
 
 
+def installed_distribution() -> importlib.metadata.Distribution | None:
+    """The distribution installed in site-packages (not build metadata a checkout on sys.path may hold)."""
+    return next(iter(importlib.metadata.distributions(name=DISTRIBUTION, path=site.getsitepackages())), None)
+
+
 def _editable_older() -> bool:
-    try:
-        return _editable_install_from_an_older_pyproject(importlib.metadata.distribution(DISTRIBUTION))
-    except importlib.metadata.PackageNotFoundError:
-        return False
+    distribution = installed_distribution()
+    return distribution is not None and _editable_install_from_an_older_pyproject(distribution)
 
 
 def test_run_refuses_an_old_python_in_one_line(tmp_path):
