@@ -59,12 +59,14 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import pytest
 
+from fixtures import progress
 from fixtures.failures import CheckFailed, excerpt
 
 SHOWN = 10  # findings named in the evidence; the count is always the full number
@@ -669,4 +671,8 @@ def run_gates(names: list[str], checkout: Checkout) -> dict[str, dict[str, Any]]
     checkout = dataclasses.replace(checkout, tracked=tracked, tracked_error=error)
     with ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="code-gate") as pool:
         futures = {name: pool.submit(GATES[name].verdict, checkout) for name in names}
+        with progress.waiting(f"{len(names)} code gate(s) to finish") as wait:
+            while not_done := [name for name, future in futures.items() if not future.done()]:
+                wait_for_futures([futures[name] for name in not_done], timeout=0.5)
+                wait.tick(", ".join(not_done))
         return {name: {**future.result().to_data(), "runner_pid": os.getpid()} for name, future in futures.items()}
