@@ -111,16 +111,9 @@ class Front:
         ca_key = serialization.load_pem_private_key((self.dir / "ca.key").read_bytes(), password=None)
         ca_cert = x509.load_pem_x509_certificate(self.ca_file.read_bytes())
         key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
         cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=days))
+            _certificate_builder(name, ca_cert.subject, key, days)
             .add_extension(
                 x509.SubjectAlternativeName(
                     [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(LOOPBACK))]
@@ -285,18 +278,25 @@ def _write_private(path: Path, data: bytes) -> None:
         stream.write(data)
 
 
-def _write_ca(directory: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
+def _certificate_builder(subject: x509.Name, issuer: x509.Name, key, days: int) -> x509.CertificateBuilder:
+    """A certificate of ``key`` for ``subject`` by ``issuer``, valid from an hour ago for ``days`` days."""
     now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TSH ERP sandbox CA")])
-    cert = (
+    return (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=3650))
+        .not_valid_after(now + dt.timedelta(days=days))
+    )
+
+
+def _write_ca(directory: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TSH ERP sandbox CA")])
+    cert = (
+        _certificate_builder(name, name, key, 3650)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(

@@ -99,3 +99,11 @@ def operation(path: str) -> str:
 
 def bff(check: str, endpoint: str) -> str:
     return f"suites/api/test_bff_endpoints.py::test_bff_endpoint_{check}[{endpoint}]"
+
+
+# One BFF endpoint answering 500 (endpoint-error): its root, and the symptoms rooted under it.
+ENDPOINT_ERROR_FAULT = f"endpoint-error:{BFF}/gps/sync-status"
+ENDPOINT_ERROR_ROOT = "suites/api/test_bff_endpoints.py::test_bff_endpoint_answers_with_data[gps-sync-status]"
+ENDPOINT_ERROR_OPERATION = f"suites/api/test_openapi_operations.py::test_get_operation_answers[{BFF}/gps/sync-status]"
+# An error answer has no latency to judge: the latency check fails for the reason the root names.
+ENDPOINT_ERROR_LATENCY = "suites/api/test_bff_endpoints.py::test_bff_endpoint_latency_within_limit[gps-sync-status]"

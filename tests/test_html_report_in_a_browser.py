@@ -15,13 +15,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from expected import ENDPOINT_ERROR_FAULT as FAULT
+from expected import ENDPOINT_ERROR_LATENCY as LATENCY
+from expected import ENDPOINT_ERROR_OPERATION as SYMPTOM
+from expected import ENDPOINT_ERROR_ROOT as ROOT
 
-BFF = "/api/bff/salesperson"
-FAULT = f"endpoint-error:{BFF}/gps/sync-status"
-ROOT = "suites/api/test_bff_endpoints.py::test_bff_endpoint_answers_with_data[gps-sync-status]"
-SYMPTOM = f"suites/api/test_openapi_operations.py::test_get_operation_answers[{BFF}/gps/sync-status]"
-# An error answer has no latency to judge: the latency check fails for the reason the root names.
-LATENCY = "suites/api/test_bff_endpoints.py::test_bff_endpoint_latency_within_limit[gps-sync-status]"
 API_CHECKS = ["suites/api/test_bff_endpoints.py", "suites/api/test_openapi_operations.py"]
 QUEUE_CHECKS = ["suites/sync/test_queue_health.py", "suites/sync/test_queue_processing.py", "suites/database"]
 STUCK = "suites/sync/test_queue_health.py::test_no_item_stuck_in_processing"

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 
+from expected import ENDPOINT_ERROR_FAULT as FAULT
+from expected import ENDPOINT_ERROR_LATENCY as LATENCY
+from expected import ENDPOINT_ERROR_OPERATION as SYMPTOM
+from expected import ENDPOINT_ERROR_ROOT as ROOT
 from fake_services import fake_github, fake_receiver
 from suite_runner import leaked_secrets, run_suite, sandbox_secrets, suite_env
 
-BFF = "/api/bff/salesperson"
-FAULT = f"endpoint-error:{BFF}/gps/sync-status"
-ROOT = "suites/api/test_bff_endpoints.py::test_bff_endpoint_answers_with_data[gps-sync-status]"
-SYMPTOM = f"suites/api/test_openapi_operations.py::test_get_operation_answers[{BFF}/gps/sync-status]"
-# An error answer has no latency to judge: the latency check fails for the reason the root names.
-LATENCY = "suites/api/test_bff_endpoints.py::test_bff_endpoint_latency_within_limit[gps-sync-status]"
 CHECKS = ["suites/api/test_bff_endpoints.py", "suites/api/test_openapi_operations.py"]
 GITHUB_TOKEN = "ghp_FakeTokenNeverInAnyBody0123456789"
 BOT_TOKEN = "123456789:AAFakeBotTokenNeverInAnyBody_42"
